@@ -1,0 +1,150 @@
+package license
+
+import (
+	"sort"
+	"strings"
+	"time"
+)
+
+// snapshot is the entitlement state readers see. It is built whole and
+// swapped in with one atomic store, and never changed afterwards, so readers
+// need no lock.
+type snapshot struct {
+	allowAll    bool                // development mode: everything is allowed
+	tier        Tier                // effective tier for AtLeast
+	features    map[string]struct{} // effective entitled names, bare and qualified
+	featureTier map[string]Tier     // which tier has a feature, for 403 messages
+	limits      Limits              // effective limits
+	status      Status
+}
+
+// view is what the manager knows, kept under Manager.mu; publishing turns it
+// into a snapshot.
+type view struct {
+	result        *Validation // what the server (or the cache) said; nil if nothing
+	valid         bool
+	source        Source // live, cached or none; development is applied when publishing
+	validatedAt   time.Time
+	lastErr       string
+	lastErrOp     string
+	lastKeepalive time.Time
+}
+
+func buildSnapshot(s Settings, v view, serverURL string, tiers map[string]Tier) *snapshot {
+	st := Status{
+		Tier:          Community,
+		Product:       s.Product,
+		Features:      []string{},
+		Limits:        map[string]int64{},
+		Source:        v.source,
+		Valid:         v.valid,
+		ReleaseMode:   s.ReleaseMode,
+		LastValidated: v.validatedAt,
+		LastKeepalive: v.lastKeepalive,
+		LastError:     v.lastErr,
+		ServerURL:     serverURL,
+		KeyMasked:     MaskKey(string(s.Key)),
+	}
+	r := v.result
+	if r != nil {
+		st.Tier = r.Tier
+		st.Customer = r.Customer
+		if r.Product != "" {
+			st.Product = r.Product
+		}
+		st.ExpiresAt = r.ExpiresAt
+		st.IssuedAt = r.IssuedAt
+		st.Features = entitledNames(r.Features)
+		st.Limits = r.Limits.All()
+		st.ServerID = r.Metadata.ServerID
+	}
+	snap := &snapshot{status: st, featureTier: featureTiers(tiers, r, s.Product)}
+	switch {
+	case !s.ReleaseMode:
+		snap.allowAll = true
+		snap.tier = Enterprise
+		snap.status.Source = SourceDevelopment
+	case v.valid && r != nil:
+		snap.tier = r.Tier
+		snap.features = entitledSet(r.Features, s.Product)
+		snap.limits = r.Limits
+	default:
+		// Without a valid licence only the free tier is left.
+		snap.tier = Community
+	}
+	return snap
+}
+
+// entitledSet holds every entitled feature under both of its names, bare
+// (audit_logs) and qualified with the product (rookery.audit_logs), so a
+// lookup is a single map access whichever form the caller or the server used.
+func entitledSet(features []Feature, product string) map[string]struct{} {
+	set := make(map[string]struct{}, 2*len(features))
+	for _, f := range features {
+		if !f.Entitled || f.Name == "" {
+			continue
+		}
+		for _, name := range featureForms(f.Name, product) {
+			set[name] = struct{}{}
+		}
+	}
+	return set
+}
+
+// featureForms returns the names a feature answers to for product.
+func featureForms(name, product string) []string {
+	if product == "" {
+		return []string{name}
+	}
+	prefix := product + "."
+	if len(name) > len(prefix) && strings.EqualFold(name[:len(prefix)], prefix) {
+		return []string{name, prefix + name[len(prefix):], name[len(prefix):]}
+	}
+	return []string{name, prefix + name}
+}
+
+func entitledNames(features []Feature) []string {
+	names := make([]string, 0, len(features))
+	seen := make(map[string]bool, len(features))
+	for _, f := range features {
+		if f.Entitled && f.Name != "" && !seen[f.Name] {
+			seen[f.Name] = true
+			names = append(names, f.Name)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// tierMetadataKeys are the feature metadata entries that may name the tier a
+// feature belongs to.
+var tierMetadataKeys = [...]string{"tier", "required_tier", "min_tier", "minimum_tier"}
+
+// featureTiers merges the tiers the application declared for its features
+// with any the server states in feature metadata (the server wins).
+func featureTiers(declared map[string]Tier, r *Validation, product string) map[string]Tier {
+	out := make(map[string]Tier, len(declared))
+	for name, t := range declared {
+		for _, form := range featureForms(name, product) {
+			out[form] = t
+		}
+	}
+	if r == nil {
+		return out
+	}
+	for _, f := range r.Features {
+		for _, k := range tierMetadataKeys {
+			s, ok := f.Metadata[k].(string)
+			if !ok {
+				continue
+			}
+			if t, ok := LookupTier(s); ok {
+				for _, form := range featureForms(f.Name, product) {
+					out[form] = t
+				}
+				break
+			}
+		}
+	}
+	return out
+}
