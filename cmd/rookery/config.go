@@ -1,0 +1,298 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rookery/rookery/config"
+	"github.com/rookery/rookery/internal/app"
+	"github.com/rookery/rookery/internal/auth"
+)
+
+func newConfigCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Read and change configuration in the database (sensitive values stay masked)",
+	}
+	var category string
+	var asJSON bool
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List every key with its effective value and where it comes from",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			core, err := openCore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer core.Close()
+			var rows []*config.Value
+			for _, v := range core.Config.Snapshot().All(core.Config.Registry()) {
+				if category == "" || string(v.Key.Category) == category {
+					rows = append(rows, v)
+				}
+			}
+			if asJSON {
+				out := make([]map[string]any, 0, len(rows))
+				for _, v := range rows {
+					out = append(out, map[string]any{"key": v.Key.Name, "value": v.Shown(), "type": v.Key.Type,
+						"category": v.Key.Category, "source": v.Source, "is_sensitive": v.Key.Sensitive})
+				}
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{"configs": out})
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "CATEGORY\tKEY\tVALUE\tSOURCE\tUPDATED BY")
+			for _, v := range rows {
+				by := ""
+				if v.Entry != nil {
+					by = v.Entry.UpdatedBy
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Key.Category, v.Key.Name, oneLine(v.Shown()), v.Source, by)
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().StringVar(&category, "category", "", "only this category")
+	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+
+	get := &cobra.Command{
+		Use:   "get KEY",
+		Short: "Print one key's effective value (masked when sensitive)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			core, err := openCore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer core.Close()
+			v, ok := core.Config.Snapshot().Get(args[0])
+			if !ok {
+				e, err := core.Store.Get(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), e.Shown())
+				return nil
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), v.Shown())
+			return nil
+		},
+	}
+
+	var actor string
+	set := &cobra.Command{
+		Use:   "set KEY VALUE",
+		Short: "Validate and store a value (VALUE - reads one line from standard input, for secrets)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			value := args[1]
+			if value == "-" {
+				line, err := readLine(cmd.InOrStdin())
+				if err != nil {
+					return err
+				}
+				value = line
+			}
+			core, err := openCore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer core.Close()
+			e, err := core.Store.Set(cmd.Context(), args[0], value, config.AnyVersion, config.Origin{Actor: actor})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s = %s (version %d)\n", e.Key, e.Shown(), e.Version)
+			return nil
+		},
+	}
+	set.Flags().StringVar(&actor, "actor", "cli", "name recorded in the audit trail")
+
+	del := &cobra.Command{
+		Use:   "delete KEY",
+		Short: "Remove a stored key (its value falls back to the environment, then the default)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			core, err := openCore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer core.Close()
+			if err := core.Store.Delete(cmd.Context(), args[0], config.AnyVersion, config.Origin{Actor: actor}); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s deleted\n", args[0])
+			return nil
+		},
+	}
+	del.Flags().StringVar(&actor, "actor", "cli", "name recorded in the audit trail")
+
+	var limit int
+	history := &cobra.Command{
+		Use:   "history KEY",
+		Short: "Show a key's audit trail, newest first",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			core, err := openCore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer core.Close()
+			h, err := core.Store.History(cmd.Context(), args[0], limit)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "TIME\tACTION\tACTOR\tOLD\tNEW\tVERSION\tREQUEST")
+			for _, a := range h {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", a.At.Format("2006-01-02 15:04:05Z07:00"), a.Action, a.Actor,
+					deref(a.OldValue), deref(a.NewValue), a.Version, a.RequestID)
+			}
+			return tw.Flush()
+		},
+	}
+	history.Flags().IntVar(&limit, "limit", 50, "how many records")
+
+	keys := &cobra.Command{
+		Use:   "keys",
+		Short: "List the declared keys: environment variable, type, category, rule, default",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "KEY\tENV\tTYPE\tCATEGORY\tSENSITIVE\tRULE\tDEFAULT\tDESCRIPTION")
+			for _, k := range app.Keys().Keys() {
+				rule := ""
+				if k.Rule != nil {
+					rule = k.Rule.Describe()
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\t%s\t%s\n", k.Name, k.Env(), k.Type, k.Category, k.Sensitive, rule, k.Default, k.Description)
+			}
+			return tw.Flush()
+		},
+	}
+
+	var newKey string
+	rotate := &cobra.Command{
+		Use:   "rotate-key",
+		Short: "Re-encrypt every sensitive value with a new key",
+		Long: `Re-encrypts every sensitive value with a new AES-256 key in one transaction.
+
+With CONFIG_ENCRYPTION_KEY set, pass the new key with --new-key (or let one
+be generated and printed), then set CONFIG_ENCRYPTION_KEY to it on every
+replica; until they restart, give them the old key in
+CONFIG_ENCRYPTION_OLD_KEYS. With the generated key file, the file is
+replaced after the database commit.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			core, err := openCore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer core.Close()
+			return rotateKey(cmd, core, newKey)
+		},
+	}
+	rotate.Flags().StringVar(&newKey, "new-key", "", "the new key, base64 of 32 bytes (default: generate one)")
+
+	cmd.AddCommand(list, get, set, del, history, keys, rotate)
+	return cmd
+}
+
+func rotateKey(cmd *cobra.Command, core *app.Core, newKey string) error {
+	var k []byte
+	var err error
+	generated := newKey == ""
+	if generated {
+		k, err = config.NewKey()
+	} else {
+		k, err = config.DecodeKey(newKey)
+	}
+	if err != nil {
+		return err
+	}
+	s := core.Settings
+	usesFile := s.EncryptionKey == ""
+	if usesFile {
+		// Keep the new key on disk before the commit: if the process dies
+		// after it, the key that opens the data is still there.
+		if err := config.WriteKeyFile(s.KeyFile()+".new", k); err != nil {
+			return err
+		}
+	}
+	// The next sealer seals with the new key and still opens the old ones.
+	oldKeys := append([]string{}, s.OldKeys...)
+	curText := s.EncryptionKey
+	if usesFile {
+		b, _, err := config.LoadOrCreateKeyFile(s.KeyFile())
+		if err != nil {
+			return err
+		}
+		curText = config.EncodeKey(b)
+	}
+	var openers [][]byte
+	for _, t := range append([]string{curText}, oldKeys...) {
+		b, err := config.DecodeKey(t)
+		if err != nil {
+			return err
+		}
+		openers = append(openers, b)
+	}
+	next, err := config.NewSealer(k, openers...)
+	if err != nil {
+		return err
+	}
+	n, err := core.Store.RotateKey(cmd.Context(), next, config.Origin{Actor: "cli"})
+	if err != nil {
+		return err
+	}
+	if err := auth.ResealSigningKey(cmd.Context(), core.DB, core.Sealer, next); err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "re-encrypted %d sensitive value(s) with key %s\n", n, config.KeyID(k))
+	if usesFile {
+		if err := os.Rename(s.KeyFile(), s.KeyFile()+".old"); err != nil {
+			return fmt.Errorf("keep the old key file: %w", err)
+		}
+		if err := os.Rename(s.KeyFile()+".new", s.KeyFile()); err != nil {
+			return fmt.Errorf("install the new key file: %w", err)
+		}
+		fmt.Fprintf(out, "the key file now holds the new key; the old one is in %s.old (delete it once no replica needs it)\n", s.KeyFile())
+		return nil
+	}
+	if generated {
+		fmt.Fprintf(out, "new key (store it safely, it is shown once):\n%s\n", config.EncodeKey(k))
+	}
+	fmt.Fprintln(out, "set CONFIG_ENCRYPTION_KEY to the new key on every replica; until they restart, add the old key to CONFIG_ENCRYPTION_OLD_KEYS")
+	return nil
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) > 60 {
+		return s[:57] + "..."
+	}
+	return s
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "-"
+	}
+	return oneLine(*s)
+}
+
+func readLine(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", fmt.Errorf("read standard input: %w", err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}

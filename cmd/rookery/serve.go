@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rookery/rookery/internal/app"
+)
+
+func newServeCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the server (HTTP_PORT, default 8080; embedded SQLite under ./data unless DATABASE_URL or DB_TYPE say otherwise)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, level := newLogger()
+			s, err := app.SettingsFromEnv(os.Getenv)
+			if err != nil {
+				return err
+			}
+			a, err := app.New(cmd.Context(), s, log, app.Options{Level: level, Banner: os.Stdout})
+			if err != nil {
+				return err
+			}
+			return a.Run(cmd.Context(), 15*time.Second)
+		},
+	}
+}
+
+func newMigrateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply the embedded database migrations and exit",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			core, err := openCore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer core.Close()
+			fmt.Fprintln(cmd.OutOrStdout(), "database is up to date")
+			return nil
+		},
+	}
+}
+
+// openCore opens the database for operator commands, logging only warnings.
+func openCore(ctx context.Context) (*app.Core, error) {
+	log, level := newLogger()
+	level.Set(4) // warn
+	s, err := app.SettingsFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	return app.OpenCore(ctx, s, log)
+}
+
+func newHealthcheckCmd() *cobra.Command {
+	var url string
+	cmd := &cobra.Command{
+		Use:   "healthcheck",
+		Short: "Exit 0 when the local server answers /healthz (for container HEALTHCHECK)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if url == "" {
+				port := os.Getenv("HTTP_PORT")
+				if port == "" {
+					port = "8080"
+				}
+				url = "http://127.0.0.1:" + port + "/healthz"
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 3*time.Second)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			if err != nil {
+				return fmt.Errorf("healthcheck URL: %w", err)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return fmt.Errorf("server not answering: %s", strings.TrimSpace(err.Error()))
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("server unhealthy: %s", resp.Status)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "ok")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&url, "url", "", "health URL (default http://127.0.0.1:$HTTP_PORT/healthz)")
+	return cmd
+}

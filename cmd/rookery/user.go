@@ -1,0 +1,129 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rookery/rookery/internal/auth"
+)
+
+// readPassword takes the password from ROOKERY_PASSWORD or one line of
+// standard input, never from an argument (which would sit in shell history).
+func readPassword(cmd *cobra.Command) (string, error) {
+	if p := os.Getenv("ROOKERY_PASSWORD"); p != "" {
+		return p, nil
+	}
+	fmt.Fprintln(cmd.ErrOrStderr(), "password (one line on standard input):")
+	p, err := readLine(cmd.InOrStdin())
+	if err != nil {
+		return "", err
+	}
+	if p == "" {
+		return "", fmt.Errorf("no password given: set ROOKERY_PASSWORD or pipe it to standard input")
+	}
+	return p, nil
+}
+
+func newUserCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "user", Short: "Manage users (admin, maintainer, viewer)"}
+	var role string
+	create := &cobra.Command{
+		Use:   "create EMAIL",
+		Short: "Create a user; the password comes from ROOKERY_PASSWORD or standard input",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := auth.ParseRole(role)
+			if err != nil {
+				return err
+			}
+			pw, err := readPassword(cmd)
+			if err != nil {
+				return err
+			}
+			core, err := openCore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer core.Close()
+			u, err := core.Auth.Create(cmd.Context(), args[0], pw, r)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "created %s (%s)\n", u.Email, u.Role)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&role, "role", "viewer", "admin, maintainer or viewer")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List users",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			core, err := openCore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer core.Close()
+			users, err := core.Auth.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tEMAIL\tROLE\tCREATED")
+			for _, u := range users {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", u.ID, u.Email, u.Role, u.CreatedAt.Format("2006-01-02 15:04"))
+			}
+			return tw.Flush()
+		},
+	}
+
+	setPassword := &cobra.Command{
+		Use:   "set-password EMAIL",
+		Short: "Replace a user's password (ends their sessions)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pw, err := readPassword(cmd)
+			if err != nil {
+				return err
+			}
+			core, err := openCore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer core.Close()
+			if err := core.Auth.SetPassword(cmd.Context(), args[0], pw); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "password of %s replaced\n", args[0])
+			return nil
+		},
+	}
+
+	setRole := &cobra.Command{
+		Use:   "set-role EMAIL ROLE",
+		Short: "Change a user's role (ends their sessions)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := auth.ParseRole(args[1])
+			if err != nil {
+				return err
+			}
+			core, err := openCore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer core.Close()
+			if err := core.Auth.SetRole(cmd.Context(), args[0], r); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s is now %s\n", args[0], r)
+			return nil
+		},
+	}
+	cmd.AddCommand(create, list, setPassword, setRole)
+	return cmd
+}

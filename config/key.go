@@ -1,0 +1,216 @@
+// Package config is the configuration system of the PenguinTech
+// integration standards: keys declared once in Go, bootstrapped from
+// environment variables into a `config` table, then read from an immutable
+// in-memory snapshot that follows the database at runtime.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Type is the value type of a key, as stored in config.config_type.
+type Type string
+
+// The value types of the standards.
+const (
+	String  Type = "string"
+	Integer Type = "integer"
+	Boolean Type = "boolean"
+	JSON    Type = "json"
+)
+
+// Category groups keys, as stored in config.category.
+type Category string
+
+// The categories of the standards.
+const (
+	Integration Category = "integration"
+	Email       Category = "email"
+	Security    Category = "security"
+	Database    Category = "database"
+	System      Category = "system"
+	License     Category = "license"
+)
+
+// Categories lists the valid categories in display order.
+var categories = []Category{Integration, Email, Security, Database, System, License}
+
+// Categories returns the valid categories in display order.
+func Categories() []Category { return append([]Category(nil), categories...) }
+
+// MaxValueBytes bounds a single value; config is not a blob store.
+const MaxValueBytes = 64 << 10
+
+// Key declares one setting. Sensitivity, type and validation live here and
+// nowhere else: every listing, log line and audit record asks the key.
+type Key struct {
+	Name        string
+	Type        Type
+	Category    Category
+	Description string
+	Sensitive   bool
+	// Rule adds a check beyond the type (URL, port, enum...). May be nil.
+	Rule Rule
+	// Default is used when neither the database nor the environment has a
+	// value. It is not validated against Rule: "" often means "unset".
+	Default string
+}
+
+// Env is the environment variable that bootstraps the key: its name in
+// upper case, as in the standards (smtp_pass -> SMTP_PASS).
+func (k Key) Env() string { return strings.ToUpper(k.Name) }
+
+// Parse validates raw for the key and returns its canonical text form:
+// booleans become "true"/"false", integers lose padding, JSON is compacted.
+// The error never contains the value.
+func (k Key) Parse(raw string) (string, error) {
+	canon, err := parseType(k.Type, raw)
+	if err != nil {
+		return "", &ValidationError{Key: k.Name, Reason: err.Error()}
+	}
+	if k.Rule != nil {
+		if err := k.Rule.Check(canon); err != nil {
+			return "", &ValidationError{Key: k.Name, Reason: err.Error()}
+		}
+	}
+	return canon, nil
+}
+
+func parseType(t Type, raw string) (string, error) {
+	if len(raw) > MaxValueBytes {
+		return "", fmt.Errorf("is longer than %d bytes", MaxValueBytes)
+	}
+	switch t {
+	case Integer:
+		n, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
+		if err != nil {
+			return "", errors.New("must be a whole number")
+		}
+		return strconv.FormatInt(n, 10), nil
+	case Boolean:
+		b, ok := ParseBool(raw)
+		if !ok {
+			return "", errors.New("must be one of true, false, 1, 0, yes, no, on, off")
+		}
+		return strconv.FormatBool(b), nil
+	case JSON:
+		if !json.Valid([]byte(raw)) {
+			return "", errors.New("must be valid JSON")
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, []byte(raw)); err != nil {
+			return "", errors.New("must be valid JSON")
+		}
+		return buf.String(), nil
+	case String:
+		if strings.ContainsRune(raw, 0) {
+			return "", errors.New("must not contain NUL characters")
+		}
+		return raw, nil
+	}
+	return "", fmt.Errorf("has unknown type %q", t)
+}
+
+// ParseBool accepts exactly true/false/1/0/yes/no/on/off, any case. The
+// standards' `value.lower() in [...]` turns "banana" into false; this does
+// not.
+func ParseBool(raw string) (value, ok bool) {
+	switch strings.ToLower(strings.TrimSpace(raw)) {
+	case "true", "1", "yes", "on":
+		return true, true
+	case "false", "0", "no", "off":
+		return false, true
+	}
+	return false, false
+}
+
+// Registry is the set of declared keys.
+type Registry struct {
+	keys  map[string]Key
+	order []string
+}
+
+// NewRegistry checks the declarations and indexes them.
+func NewRegistry(keys ...Key) (*Registry, error) {
+	r := &Registry{keys: make(map[string]Key, len(keys))}
+	for _, k := range keys {
+		if err := k.check(); err != nil {
+			return nil, err
+		}
+		if _, dup := r.keys[k.Name]; dup {
+			return nil, fmt.Errorf("config key %q declared twice", k.Name)
+		}
+		r.keys[k.Name] = k
+		r.order = append(r.order, k.Name)
+	}
+	sort.Strings(r.order)
+	return r, nil
+}
+
+// MustRegistry is NewRegistry for declarations fixed at compile time.
+func MustRegistry(keys ...Key) *Registry {
+	r, err := NewRegistry(keys...)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+func (k Key) check() error {
+	if !validKeyName(k.Name) {
+		return fmt.Errorf("config key %q: names are lower case letters, digits and underscores", k.Name)
+	}
+	switch k.Type {
+	case String, Integer, Boolean, JSON:
+	default:
+		return fmt.Errorf("config key %q: unknown type %q", k.Name, k.Type)
+	}
+	if !ValidCategory(k.Category) {
+		return fmt.Errorf("config key %q: unknown category %q", k.Name, k.Category)
+	}
+	return nil
+}
+
+// ValidCategory reports whether c is one of the standards' categories.
+func ValidCategory(c Category) bool {
+	for _, x := range categories {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+func validKeyName(s string) bool {
+	if s == "" || len(s) > 255 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' && i > 0 || c == '_' && i > 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// Lookup returns the declaration of name.
+func (r *Registry) Lookup(name string) (Key, bool) {
+	k, ok := r.keys[name]
+	return k, ok
+}
+
+// Keys returns the declarations sorted by name.
+func (r *Registry) Keys() []Key {
+	out := make([]Key, 0, len(r.order))
+	for _, n := range r.order {
+		out = append(out, r.keys[n])
+	}
+	return out
+}

@@ -1,0 +1,402 @@
+package config
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Dialect names the SQL flavour the store talks: "sqlite", "postgres" or
+// "mysql".
+type Dialect string
+
+// NotifyChannel is the PostgreSQL channel a write notifies, so replicas
+// reload at once instead of at their next poll.
+const NotifyChannel = "rookery_config"
+
+// Entry is one stored row, its value decrypted.
+type Entry struct {
+	Key         string
+	Value       string
+	Type        Type
+	Category    Category
+	Description string
+	Sensitive   bool
+	LastUpdated time.Time
+	UpdatedBy   string
+	CreatedAt   time.Time
+	Version     int64
+}
+
+// Shown is the value as anyone outside the process may see it.
+func (e Entry) Shown() string {
+	if e.Sensitive {
+		return Masked
+	}
+	return e.Value
+}
+
+// Origin says who makes a change, for the audit trail.
+type Origin struct {
+	Actor     string
+	RequestID string
+	ClientIP  string
+}
+
+// Audit actions.
+const (
+	ActionCreate    = "create"
+	ActionUpdate    = "update"
+	ActionDelete    = "delete"
+	ActionBootstrap = "bootstrap"
+	ActionRekey     = "rekey"
+)
+
+// AuditRecord is one line of a key's history. Values of sensitive keys are
+// stored and returned masked.
+type AuditRecord struct {
+	ID        int64     `json:"id"`
+	Key       string    `json:"key"`
+	Action    string    `json:"action"`
+	Actor     string    `json:"actor"`
+	RequestID string    `json:"request_id,omitempty"`
+	ClientIP  string    `json:"client_ip,omitempty"`
+	OldValue  *string   `json:"old_value"`
+	NewValue  *string   `json:"new_value"`
+	Version   int64     `json:"version"`
+	At        time.Time `json:"at"`
+}
+
+// Version preconditions for Set and Delete.
+const (
+	// AnyVersion applies the change whatever the stored version.
+	AnyVersion int64 = -1
+	// Absent requires that the key is not stored yet.
+	Absent int64 = 0
+)
+
+// Store reads and writes the config table, its audit trail and the
+// revision counter, each change in one transaction.
+type Store struct {
+	db      *sql.DB
+	dialect Dialect
+	reg     *Registry
+	sealer  *Sealer
+	now     func() time.Time
+}
+
+// NewStore wraps an open database whose schema is migrated.
+func NewStore(db *sql.DB, dialect Dialect, reg *Registry, sealer *Sealer) *Store {
+	return &Store{db: db, dialect: dialect, reg: reg, sealer: sealer, now: time.Now}
+}
+
+// Registry returns the declared keys.
+func (s *Store) Registry() *Registry { return s.reg }
+
+func (s *Store) q(query string) string {
+	if s.dialect != "postgres" {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
+}
+
+func (s *Store) forUpdate() string {
+	if s.dialect == "sqlite" {
+		return "" // the transaction already holds the write lock
+	}
+	return " FOR UPDATE"
+}
+
+const entryColumns = `config_key, config_value, config_type, category, description, is_sensitive,
+	last_updated, updated_by, created_at, version`
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func (s *Store) scanEntry(r rowScanner) (Entry, error) {
+	var e Entry
+	var desc, by sql.NullString
+	var updated, created sql.NullTime
+	var sensitive sql.NullBool
+	if err := r.Scan(&e.Key, &e.Value, &e.Type, &e.Category, &desc, &sensitive, &updated, &by, &created, &e.Version); err != nil {
+		return e, err
+	}
+	e.Description, e.UpdatedBy = desc.String, by.String
+	e.LastUpdated, e.CreatedAt = updated.Time.UTC(), created.Time.UTC()
+	e.Sensitive = sensitive.Bool
+	if k, ok := s.reg.Lookup(e.Key); ok && k.Sensitive {
+		e.Sensitive = true
+	}
+	if IsSealed(e.Value) {
+		v, err := s.sealer.Open(e.Key, e.Value)
+		if err != nil {
+			return e, err
+		}
+		e.Value = v
+	}
+	return e, nil
+}
+
+// unavailable marks database failures so the API can answer 503.
+func unavailable(op string, err error) error {
+	return fmt.Errorf("%s: %w: %v", op, ErrUnavailable, err)
+}
+
+// List returns every stored row ordered by category then key, and the
+// revision read before the rows (so a change racing the read is noticed
+// by the next revision check).
+func (s *Store) List(ctx context.Context) ([]Entry, int64, error) {
+	rev, err := s.Revision(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+entryColumns+` FROM config ORDER BY category, config_key`)
+	if err != nil {
+		return nil, 0, unavailable("list config", err)
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		e, err := s.scanEntry(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("list config: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, unavailable("list config", err)
+	}
+	return out, rev, nil
+}
+
+// Get returns one stored row or ErrNotFound.
+func (s *Store) Get(ctx context.Context, key string) (Entry, error) {
+	e, err := s.scanEntry(s.db.QueryRowContext(ctx, s.q(`SELECT `+entryColumns+` FROM config WHERE config_key = ?`), key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return e, fmt.Errorf("%s: %w", key, ErrNotFound)
+	}
+	if err != nil {
+		return e, unavailable("get config "+key, err)
+	}
+	return e, nil
+}
+
+// Revision is the counter every change bumps.
+func (s *Store) Revision(ctx context.Context) (int64, error) {
+	var rev int64
+	if err := s.db.QueryRowContext(ctx, `SELECT revision FROM config_revision WHERE id = 1`).Scan(&rev); err != nil {
+		return 0, unavailable("read config revision", err)
+	}
+	return rev, nil
+}
+
+// Set validates raw for key and stores it: created when absent (only for
+// declared keys), updated otherwise. ifVersion is AnyVersion, Absent, or
+// the version the caller last saw (optimistic concurrency).
+func (s *Store) Set(ctx context.Context, key, raw string, ifVersion int64, o Origin) (Entry, error) {
+	return s.set(ctx, key, raw, ifVersion, o, false)
+}
+
+func (s *Store) set(ctx context.Context, key, raw string, ifVersion int64, o Origin, bootstrap bool) (Entry, error) {
+	decl, declared := s.reg.Lookup(key)
+	var out Entry
+	err := s.inTx(ctx, "set config "+key, func(tx *sql.Tx) error {
+		cur, err := s.scanEntry(tx.QueryRowContext(ctx, s.q(`SELECT `+entryColumns+` FROM config WHERE config_key = ?`+s.forUpdate()), key))
+		exists := err == nil
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return unavailable("read config "+key, err)
+		}
+		switch {
+		case !exists && !declared:
+			return fmt.Errorf("%s: %w", key, ErrNotFound)
+		case !exists && ifVersion > 0:
+			return &ConflictError{Key: key}
+		case exists && ifVersion != AnyVersion && ifVersion != cur.Version:
+			return &ConflictError{Key: key, Current: cur.Version}
+		}
+		k := decl
+		if !declared { // a row left by an older release: keep its own type
+			k = Key{Name: key, Type: cur.Type, Category: cur.Category, Description: cur.Description, Sensitive: cur.Sensitive}
+		}
+		canon, err := k.Parse(raw)
+		if err != nil {
+			return err
+		}
+		stored := canon
+		if k.Sensitive {
+			if stored, err = s.sealer.Seal(key, canon); err != nil {
+				return err
+			}
+		}
+		now := s.now().UTC().Truncate(time.Microsecond)
+		action := ActionCreate
+		if bootstrap {
+			action = ActionBootstrap
+		}
+		if exists {
+			action = ActionUpdate
+			res, err := tx.ExecContext(ctx, s.q(`UPDATE config SET config_value = ?, config_type = ?, category = ?, description = ?,
+				is_sensitive = ?, last_updated = ?, updated_by = ?, version = version + 1
+				WHERE config_key = ? AND version = ?`),
+				stored, k.Type, k.Category, k.Description, k.Sensitive, now, o.Actor, key, cur.Version)
+			if err != nil {
+				return unavailable("update config "+key, err)
+			}
+			if n, err := res.RowsAffected(); err == nil && n != 1 {
+				return &ConflictError{Key: key, Current: cur.Version}
+			}
+			out = Entry{Key: key, Value: canon, Type: k.Type, Category: k.Category, Description: k.Description,
+				Sensitive: k.Sensitive, LastUpdated: now, UpdatedBy: o.Actor, CreatedAt: cur.CreatedAt, Version: cur.Version + 1}
+		} else {
+			_, err := tx.ExecContext(ctx, s.q(`INSERT INTO config (config_key, config_value, config_type, category, description,
+				is_sensitive, last_updated, updated_by, created_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`),
+				key, stored, k.Type, k.Category, k.Description, k.Sensitive, now, o.Actor, now)
+			if err != nil {
+				if isUnique(err) {
+					return &ConflictError{Key: key}
+				}
+				return unavailable("insert config "+key, err)
+			}
+			out = Entry{Key: key, Value: canon, Type: k.Type, Category: k.Category, Description: k.Description,
+				Sensitive: k.Sensitive, LastUpdated: now, UpdatedBy: o.Actor, CreatedAt: now, Version: 1}
+		}
+		var old *string
+		if exists {
+			old = strPtr(cur.Shown())
+		}
+		return s.audit(ctx, tx, out.Key, action, o, old, strPtr(out.Shown()), out.Version, now)
+	})
+	return out, err
+}
+
+// Delete removes a stored key; the effective value falls back to the
+// environment, then the default.
+func (s *Store) Delete(ctx context.Context, key string, ifVersion int64, o Origin) error {
+	return s.inTx(ctx, "delete config "+key, func(tx *sql.Tx) error {
+		cur, err := s.scanEntry(tx.QueryRowContext(ctx, s.q(`SELECT `+entryColumns+` FROM config WHERE config_key = ?`+s.forUpdate()), key))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%s: %w", key, ErrNotFound)
+		}
+		if err != nil {
+			return unavailable("read config "+key, err)
+		}
+		if ifVersion != AnyVersion && ifVersion != cur.Version {
+			return &ConflictError{Key: key, Current: cur.Version}
+		}
+		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM config WHERE config_key = ? AND version = ?`), key, cur.Version)
+		if err != nil {
+			return unavailable("delete config "+key, err)
+		}
+		if n, err := res.RowsAffected(); err == nil && n != 1 {
+			return &ConflictError{Key: key, Current: cur.Version}
+		}
+		now := s.now().UTC().Truncate(time.Microsecond)
+		return s.audit(ctx, tx, key, ActionDelete, o, strPtr(cur.Shown()), nil, cur.Version+1, now)
+	})
+}
+
+// History returns the audit records of key, newest first.
+func (s *Store) History(ctx context.Context, key string, limit int) ([]AuditRecord, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, config_key, action, actor, request_id, client_ip, old_value, new_value, version, created_at
+		FROM config_audit WHERE config_key = ? ORDER BY id DESC LIMIT `+strconv.Itoa(limit)), key)
+	if err != nil {
+		return nil, unavailable("config history "+key, err)
+	}
+	defer rows.Close()
+	var out []AuditRecord
+	for rows.Next() {
+		var a AuditRecord
+		var rid, ip, oldV, newV sql.NullString
+		if err := rows.Scan(&a.ID, &a.Key, &a.Action, &a.Actor, &rid, &ip, &oldV, &newV, &a.Version, &a.At); err != nil {
+			return nil, unavailable("config history "+key, err)
+		}
+		a.RequestID, a.ClientIP, a.At = rid.String, ip.String, a.At.UTC()
+		if oldV.Valid {
+			a.OldValue = &oldV.String
+		}
+		if newV.Valid {
+			a.NewValue = &newV.String
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("config history "+key, err)
+	}
+	return out, nil
+}
+
+func (s *Store) audit(ctx context.Context, tx *sql.Tx, key, action string, o Origin, oldV, newV *string, version int64, at time.Time) error {
+	actor := o.Actor
+	if actor == "" {
+		actor = "unknown"
+	}
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO config_audit (config_key, action, actor, request_id, client_ip, old_value, new_value, version, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), key, action, actor, nullable(o.RequestID), nullable(o.ClientIP), oldV, newV, version, at)
+	if err != nil {
+		return unavailable("write audit record for "+key, err)
+	}
+	return s.bump(ctx, tx)
+}
+
+// bump advances the revision counter and, on PostgreSQL, notifies the
+// other replicas; both take effect at commit.
+func (s *Store) bump(ctx context.Context, tx *sql.Tx) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE config_revision SET revision = revision + 1 WHERE id = 1`); err != nil {
+		return unavailable("bump config revision", err)
+	}
+	if s.dialect == "postgres" {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_notify('`+NotifyChannel+`', '')`); err != nil {
+			return unavailable("notify config change", err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) inTx(ctx context.Context, op string, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return unavailable(op, err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		if isUnique(err) {
+			return fmt.Errorf("%s: %w", op, ErrConflict)
+		}
+		return unavailable(op, err)
+	}
+	return nil
+}
+
+func isUnique(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "SQLSTATE 23505") || strings.Contains(msg, "UNIQUE constraint failed") ||
+		strings.Contains(msg, "Error 1062")
+}
+
+func strPtr(s string) *string { return &s }
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

@@ -1,0 +1,231 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/rookery/rookery/config"
+	"github.com/rookery/rookery/internal/auth"
+	"github.com/rookery/rookery/internal/httpapi"
+)
+
+// App is a running rookery server.
+type App struct {
+	*Core
+	API      *httpapi.Server
+	Registry *prometheus.Registry
+
+	level    *slog.LevelVar
+	banner   io.Writer
+	listener net.Listener
+	srv      *http.Server
+
+	stop    context.CancelFunc
+	loops   sync.WaitGroup
+	cancels []func()
+}
+
+// Options are the extras main passes in.
+type Options struct {
+	// Level is adjusted when log_level changes. May be nil.
+	Level *slog.LevelVar
+	// Banner receives the one-time first-admin password (stdout), never
+	// the structured log.
+	Banner io.Writer
+}
+
+// New opens everything, bootstraps the configuration from the environment
+// and makes sure an admin exists. It does not start serving.
+func New(ctx context.Context, s Settings, log *slog.Logger, o Options) (*App, error) {
+	core, err := OpenCore(ctx, s, log)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Core: core, level: o.Level, banner: o.Banner}
+	if a.banner == nil {
+		a.banner = io.Discard
+	}
+	if err := a.bootstrap(ctx); err != nil {
+		core.Close()
+		return nil, err
+	}
+	a.Registry = prometheus.NewRegistry()
+	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.registerConfigMetrics()
+	a.API = httpapi.New(httpapi.Deps{
+		Config: core.Config, Auth: core.Auth, DB: core.DB, Log: log, Registry: a.Registry,
+		Throttle: auth.NewThrottle(nil), SecureCookies: s.SecureCookies, OnRequest: a.logRequest,
+	})
+	a.watchLogLevel()
+	return a, nil
+}
+
+func (a *App) bootstrap(ctx context.Context) error {
+	res, err := a.Store.Bootstrap(ctx, a.Settings.Getenv)
+	if err != nil {
+		return fmt.Errorf("bootstrap configuration: %w", err)
+	}
+	for _, k := range res.Inserted {
+		a.Log.Info("initialized config from environment", "key", k)
+	}
+	keys := make([]string, 0, len(res.Invalid))
+	for k := range res.Invalid {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		a.Log.Warn("environment value refused; not stored", "key", k, "reason", res.Invalid[k])
+	}
+	if err := a.Config.Reload(ctx); err != nil {
+		return fmt.Errorf("load configuration: %w", err)
+	}
+	created, generated, err := a.Auth.EnsureFirstAdmin(ctx, a.Settings.AdminEmail, a.Settings.AdminPassword)
+	if err != nil {
+		return err
+	}
+	if created {
+		email := a.Settings.AdminEmail
+		if email == "" {
+			email = "admin@localhost.local"
+		}
+		a.Log.Info("created the first admin", "user.email", email)
+		if generated != "" {
+			fmt.Fprintf(a.banner, "\n  First admin created: %s\n  Password (shown once, change it): %s\n\n", email, generated)
+		}
+	}
+	return nil
+}
+
+func (a *App) watchLogLevel() {
+	apply := func() {
+		if a.level == nil {
+			return
+		}
+		var l slog.Level
+		if err := l.UnmarshalText([]byte(a.Config.String("log_level"))); err == nil {
+			a.level.Set(l)
+		}
+	}
+	apply()
+	a.cancels = append(a.cancels, a.Config.Subscribe(func(config.Change) { apply() }, "log_level"))
+}
+
+func (a *App) registerConfigMetrics() {
+	a.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rookery_config_revision",
+		Help: "Revision of the configuration snapshot this process serves."},
+		func() float64 { return float64(a.Config.Snapshot().Revision) }))
+}
+
+func (a *App) logRequest(rec httpapi.RequestRecord) {
+	level := slog.LevelInfo
+	switch {
+	case rec.Status >= 500:
+		level = slog.LevelError
+	case rec.Status >= 400:
+		level = slog.LevelWarn
+	}
+	if rec.Route == "GET /healthz" || rec.Route == "GET /metrics" {
+		level = slog.LevelDebug // probes would drown everything else
+	}
+	a.Log.LogAttrs(context.Background(), level, "HTTP request",
+		slog.String("http.request.id", rec.ID), slog.String("http.request.method", rec.Method),
+		slog.String("url.path", rec.Path), slog.Int("http.response.status_code", rec.Status),
+		slog.Float64("duration_ms", float64(rec.Duration.Microseconds())/1000), slog.String("user.email", rec.User),
+		slog.String("source.ip", rec.ClientIP))
+}
+
+// Listen binds the HTTP address; Addr tells where (useful with port 0).
+func (a *App) Listen() error {
+	l, err := net.Listen("tcp", a.Settings.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.Settings.HTTPAddr, err)
+	}
+	a.listener = l
+	return nil
+}
+
+// Addr is the bound address after Listen.
+func (a *App) Addr() string { return a.listener.Addr().String() }
+
+// Start begins serving and the background loops. Call Listen first.
+func (a *App) Start(ctx context.Context) {
+	ctx, a.stop = context.WithCancel(context.WithoutCancel(ctx))
+	notify := a.DB.Listen(ctx, config.NotifyChannel, a.Log)
+	poll := a.Settings.PollInterval
+	if notify != nil && poll < 5*time.Second {
+		poll = 5 * time.Second // LISTEN/NOTIFY carries changes; polling is the safety net
+	}
+	a.loops.Add(1)
+	go func() {
+		defer a.loops.Done()
+		a.Config.Watch(ctx, poll, notify)
+	}()
+	a.srv = &http.Server{
+		Handler:           a.API.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+	}
+	a.loops.Add(1)
+	go func() {
+		defer a.loops.Done()
+		if err := a.srv.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.Log.Error("HTTP server stopped", "error", err.Error())
+		}
+	}()
+	a.Log.Info("rookery is serving", "addr", a.Addr(), "database", string(a.DB.Dialect))
+}
+
+// Shutdown stops serving (letting requests in flight finish until ctx
+// ends), stops the loops and closes the database.
+func (a *App) Shutdown(ctx context.Context) error {
+	var errs []error
+	if a.srv != nil {
+		if err := a.srv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop HTTP server: %w", err))
+		}
+	}
+	if a.stop != nil {
+		a.stop()
+	}
+	for _, c := range a.cancels {
+		c()
+	}
+	done := make(chan struct{})
+	go func() { a.loops.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		errs = append(errs, errors.New("background loops did not stop in time"))
+	}
+	if err := a.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Run serves until ctx ends, then shuts down within grace.
+func (a *App) Run(ctx context.Context, grace time.Duration) error {
+	if err := a.Listen(); err != nil {
+		a.Close()
+		return err
+	}
+	a.Start(ctx)
+	<-ctx.Done()
+	a.Log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	return a.Shutdown(sctx)
+}

@@ -1,0 +1,77 @@
+// Package app is the composition root: it builds every part of rookery
+// from its settings and runs and stops them.
+package app
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rookery/rookery/config"
+	"github.com/rookery/rookery/internal/db"
+)
+
+// Settings are the process-level settings: what must be known before the
+// database is open, or cannot change without a restart. Everything else is
+// a config key.
+type Settings struct {
+	DB            db.Settings
+	DataDir       string
+	HTTPAddr      string
+	AdminEmail    string
+	AdminPassword string
+	// EncryptionKey is CONFIG_ENCRYPTION_KEY; OldKeys open values sealed
+	// before a rotation.
+	EncryptionKey string
+	OldKeys       []string
+	SecureCookies bool
+	PollInterval  time.Duration
+	Getenv        func(string) string
+}
+
+// SettingsFromEnv reads the process settings. getenv is os.Getenv in
+// production.
+func SettingsFromEnv(getenv func(string) string) (Settings, error) {
+	d, err := db.SettingsFromEnv(getenv)
+	if err != nil {
+		return Settings{}, err
+	}
+	s := Settings{DB: d, DataDir: d.DataDir, Getenv: getenv,
+		AdminEmail: getenv("ADMIN_EMAIL"), AdminPassword: getenv("ADMIN_PASSWORD"),
+		EncryptionKey: getenv("CONFIG_ENCRYPTION_KEY"), PollInterval: time.Second}
+	for _, k := range strings.Split(getenv("CONFIG_ENCRYPTION_OLD_KEYS"), ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			s.OldKeys = append(s.OldKeys, k)
+		}
+	}
+	port := strings.TrimSpace(getenv("HTTP_PORT"))
+	if port == "" {
+		port = "8080"
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return s, fmt.Errorf("HTTP_PORT=%q is not a port (0-65535)", port)
+	}
+	s.HTTPAddr = net.JoinHostPort(getenv("HTTP_HOST"), port)
+	if v := getenv("SECURE_COOKIES"); v != "" {
+		b, ok := config.ParseBool(v)
+		if !ok {
+			return s, fmt.Errorf("SECURE_COOKIES=%q must be true or false", v)
+		}
+		s.SecureCookies = b
+	}
+	if v := getenv("CONFIG_POLL_INTERVAL"); v != "" {
+		p, err := time.ParseDuration(v)
+		if err != nil || p < 50*time.Millisecond {
+			return s, fmt.Errorf("CONFIG_POLL_INTERVAL=%q must be a duration of at least 50ms (e.g. 1s)", v)
+		}
+		s.PollInterval = p
+	}
+	return s, nil
+}
+
+// KeyFile is where the generated encryption key lives when
+// CONFIG_ENCRYPTION_KEY is not set.
+func (s Settings) KeyFile() string { return filepath.Join(s.DataDir, "config.key") }

@@ -1,0 +1,330 @@
+// Package db opens rookery's database (embedded SQLite, PostgreSQL or
+// MySQL/MariaDB), waits for it to come up and applies the embedded schema
+// migrations.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver (pure Go)
+)
+
+// Dialect names the SQL flavour of a connection.
+type Dialect string
+
+// The dialects rookery supports.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+	MySQL    Dialect = "mysql"
+)
+
+// Settings says where the database is and how patient to be with it.
+type Settings struct {
+	// URL, when set, wins over the discrete fields: postgres://..., mysql://...,
+	// or sqlite:PATH / file:PATH.
+	URL        string
+	Type       Dialect
+	Host       string
+	Port       int
+	Name       string
+	User       string
+	Pass       string
+	PoolSize   int
+	MaxRetries int
+	RetryDelay time.Duration
+	// DataDir holds the SQLite file when no URL or path is given.
+	DataDir string
+}
+
+// SettingsFromEnv reads DATABASE_URL or the DB_* variables of the
+// PenguinTech standards. getenv is os.Getenv in production.
+func SettingsFromEnv(getenv func(string) string) (Settings, error) {
+	s := Settings{
+		URL:        strings.TrimSpace(getenv("DATABASE_URL")),
+		Host:       getenv("DB_HOST"),
+		Name:       getenv("DB_NAME"),
+		User:       getenv("DB_USER"),
+		Pass:       getenv("DB_PASS"),
+		PoolSize:   10,
+		MaxRetries: 5,
+		RetryDelay: 5 * time.Second,
+		DataDir:    getenv("DATA_DIR"),
+	}
+	if s.DataDir == "" {
+		s.DataDir = "data"
+	}
+	switch t := strings.ToLower(strings.TrimSpace(getenv("DB_TYPE"))); t {
+	case "", "sqlite", "sqlite3":
+		s.Type = SQLite
+	case "postgres", "postgresql", "pg":
+		s.Type = Postgres
+	case "mysql", "mariadb":
+		s.Type = MySQL
+	default:
+		return s, fmt.Errorf("DB_TYPE %q is not supported: use sqlite, postgresql or mysql", t)
+	}
+	ints := []struct {
+		env string
+		dst *int
+		min int
+	}{
+		{"DB_PORT", &s.Port, 1},
+		{"DB_POOL_SIZE", &s.PoolSize, 1},
+		{"DB_MAX_RETRIES", &s.MaxRetries, 0},
+	}
+	for _, f := range ints {
+		v := strings.TrimSpace(getenv(f.env))
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < f.min {
+			return s, fmt.Errorf("%s=%q is not a whole number of at least %d", f.env, v, f.min)
+		}
+		*f.dst = n
+	}
+	if v := strings.TrimSpace(getenv("DB_RETRY_DELAY")); v != "" {
+		d, err := parseDelay(v)
+		if err != nil {
+			return s, fmt.Errorf("DB_RETRY_DELAY=%q: %w", v, err)
+		}
+		s.RetryDelay = d
+	}
+	return s, nil
+}
+
+// parseDelay accepts Go durations ("500ms") and bare seconds ("5").
+func parseDelay(v string) (time.Duration, error) {
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, errors.New("use seconds (5) or a duration (5s, 500ms)")
+	}
+	return d, nil
+}
+
+// DB is an open connection pool plus what rookery needs to know about it.
+type DB struct {
+	*sql.DB
+	Dialect Dialect
+	// dsn is kept for opening dedicated connections (PostgreSQL LISTEN).
+	dsn string
+}
+
+// Target resolves the settings to a driver name, dialect and DSN.
+func (s Settings) Target() (driver string, d Dialect, dsn string, err error) {
+	if s.URL != "" {
+		return parseURL(s.URL)
+	}
+	switch s.Type {
+	case Postgres:
+		u := url.URL{Scheme: "postgres", Host: hostPort(s.Host, s.Port, 5432), Path: "/" + orDefault(s.Name, "rookery")}
+		if s.User != "" {
+			u.User = url.UserPassword(s.User, s.Pass)
+		}
+		return "pgx", Postgres, u.String(), nil
+	case MySQL:
+		cfg := mysqlConfig()
+		cfg.User, cfg.Passwd = s.User, s.Pass
+		cfg.Net, cfg.Addr = "tcp", hostPort(s.Host, s.Port, 3306)
+		cfg.DBName = orDefault(s.Name, "rookery")
+		return "mysql", MySQL, cfg.FormatDSN(), nil
+	default:
+		name := orDefault(s.Name, "rookery.db")
+		if !strings.ContainsAny(name, `/\`) {
+			name = filepath.Join(s.DataDir, name)
+		}
+		return "sqlite", SQLite, sqliteDSN(name), nil
+	}
+}
+
+func parseURL(raw string) (string, Dialect, string, error) {
+	scheme, rest, ok := strings.Cut(raw, ":")
+	if !ok {
+		return "", "", "", errors.New("DATABASE_URL must start with postgres://, mysql:// or sqlite:")
+	}
+	switch strings.ToLower(scheme) {
+	case "postgres", "postgresql":
+		return "pgx", Postgres, raw, nil
+	case "mysql", "mariadb":
+		u, err := url.Parse(raw)
+		if err != nil {
+			return "", "", "", errors.New("DATABASE_URL is not a valid mysql:// URL")
+		}
+		cfg := mysqlConfig()
+		cfg.User = u.User.Username()
+		cfg.Passwd, _ = u.User.Password()
+		cfg.Net, cfg.Addr = "tcp", hostPort(u.Hostname(), atoi(u.Port()), 3306)
+		cfg.DBName = strings.TrimPrefix(u.Path, "/")
+		if cfg.DBName == "" {
+			return "", "", "", errors.New("DATABASE_URL names no database: mysql://user:pass@host:3306/NAME")
+		}
+		for k, v := range u.Query() {
+			cfg.Params[k] = v[0]
+		}
+		return "mysql", MySQL, cfg.FormatDSN(), nil
+	case "sqlite", "sqlite3", "file":
+		path := strings.TrimPrefix(rest, "//")
+		if i := strings.IndexByte(path, '?'); i >= 0 {
+			path = path[:i]
+		}
+		if path == "" {
+			return "", "", "", errors.New("DATABASE_URL names no SQLite file: sqlite:data/rookery.db")
+		}
+		return "sqlite", SQLite, sqliteDSN(path), nil
+	}
+	return "", "", "", fmt.Errorf("DATABASE_URL scheme %q is not supported: use postgres://, mysql:// or sqlite:", scheme)
+}
+
+func mysqlConfig() *mysql.Config {
+	cfg := mysql.NewConfig()
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	cfg.Params = map[string]string{"time_zone": "'+00:00'"}
+	cfg.MultiStatements = true
+	return cfg
+}
+
+// sqliteDSN turns a path into a DSN with WAL, a busy timeout and
+// immediate write transactions: a deferred transaction that reads and then
+// writes can fail at once with SQLITE_BUSY, which the timeout cannot help.
+func sqliteDSN(path string) string {
+	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate&_time_format=sqlite"
+}
+
+func hostPort(host string, port, def int) string {
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	if port == 0 {
+		port = def
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
+// Open connects and waits for the database, retrying as the settings say.
+func Open(ctx context.Context, s Settings, log *slog.Logger) (*DB, error) {
+	driver, dialect, dsn, err := s.Target()
+	if err != nil {
+		return nil, err
+	}
+	if dialect == SQLite {
+		if dir := filepath.Dir(strings.TrimPrefix(strings.SplitN(dsn, "?", 2)[0], "file:")); dir != "" {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return nil, fmt.Errorf("create data directory: %w", err)
+			}
+		}
+	}
+	sqldb, err := sql.Open(driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
+	pool := s.PoolSize
+	if pool <= 0 {
+		pool = 10
+	}
+	sqldb.SetMaxOpenConns(pool)
+	sqldb.SetMaxIdleConns(pool)
+	sqldb.SetConnMaxIdleTime(5 * time.Minute)
+	if dialect == MySQL {
+		// MariaDB closes idle connections after wait_timeout; recycle first.
+		sqldb.SetConnMaxLifetime(30 * time.Minute)
+	}
+	d := &DB{DB: sqldb, Dialect: dialect, dsn: dsn}
+	attempts := s.MaxRetries + 1
+	for i := 1; ; i++ {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = sqldb.PingContext(pctx)
+		cancel()
+		if err == nil {
+			return d, nil
+		}
+		if i >= attempts || ctx.Err() != nil {
+			sqldb.Close()
+			return nil, fmt.Errorf("database %s not reachable after %d attempt(s): %s", dialect, i, Redact(err.Error(), s.Pass))
+		}
+		log.Warn("database not reachable yet, retrying", "dialect", string(dialect), "attempt", i, "of", attempts, "delay", s.RetryDelay.String())
+		select {
+		case <-time.After(s.RetryDelay):
+		case <-ctx.Done():
+			sqldb.Close()
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// Redact removes a password from a driver message, which sometimes echoes
+// the DSN.
+func Redact(msg, secret string) string {
+	if secret == "" {
+		return msg
+	}
+	return strings.ReplaceAll(msg, secret, "***")
+}
+
+// Rebind rewrites ? placeholders to $1, $2... for PostgreSQL. Queries in
+// rookery never contain a literal question mark.
+func (d *DB) Rebind(q string) string { return Rebind(d.Dialect, q) }
+
+// Rebind is the function form of (*DB).Rebind.
+func Rebind(d Dialect, q string) string {
+	if d != Postgres {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 8)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+// IsUniqueViolation reports whether err is a duplicate-key error on any of
+// the three databases.
+func IsUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == 1062
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "SQLSTATE 23505") || strings.Contains(msg, "UNIQUE constraint failed")
+}

@@ -1,0 +1,192 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/rookery/rookery/internal/auth"
+)
+
+type userView struct {
+	ID        int64     `json:"id"`
+	Email     string    `json:"email"`
+	Role      auth.Role `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func viewUser(u auth.User) userView {
+	return userView{ID: u.ID, Email: u.Email, Role: u.Role, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Origin") != "" && !sameOrigin(r) {
+		writeError(w, http.StatusForbidden, "cross-site sign-in refused", nil)
+		return
+	}
+	var body struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	if err := decode(w, r, &body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if body.Email == "" || body.Password == "" {
+		writeError(w, http.StatusBadRequest, "email and password are required", nil)
+		return
+	}
+	max := int(s.cfg.Int("login_max_attempts"))
+	if max <= 0 {
+		max = 5
+	}
+	accountKey, ipKey := "account:"+body.Email, "ip:"+clientIP(r)
+	if d := max64(s.throttle.Wait(accountKey), s.throttle.Wait(ipKey)); d > 0 {
+		w.Header().Set("Retry-After", retryAfter(d))
+		writeError(w, http.StatusTooManyRequests, "too many failed sign-ins; wait "+retryAfter(d)+" seconds and try again", nil)
+		return
+	}
+	u, err := s.auth.Authenticate(r.Context(), body.Email, body.Password)
+	if errors.Is(err, auth.ErrCredentials) {
+		s.throttle.Fail(accountKey, max)
+		s.throttle.Fail(ipKey, max*4)
+		s.logger(r).Warn("sign-in failed", "event.action", "login", "event.outcome", "failure", "source.ip", clientIP(r))
+		writeError(w, http.StatusUnauthorized, "email or password is wrong", nil)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.throttle.Succeed(accountKey)
+	token, exp, err := s.auth.Issue(r.Context(), u)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", Expires: exp, MaxAge: int(time.Until(exp).Seconds()),
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secure || r.TLS != nil})
+	s.logger(r).Info("signed in", "event.action", "login", "event.outcome", "success", "user.id", u.ID, "user.email", u.Email, "source.ip", clientIP(r))
+	writeJSON(w, http.StatusOK, map[string]any{
+		"access_token": token, "token_type": "Bearer", "expires_at": exp, "expires_in": int(time.Until(exp).Seconds()),
+		"user": viewUser(u),
+	})
+}
+
+func max64(a, b time.Duration) time.Duration {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	p, _ := principal(r.Context())
+	if err := s.auth.Revoke(r.Context(), p.SessionID); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: s.secure || r.TLS != nil})
+	writeJSON(w, http.StatusOK, map[string]string{"message": "Signed out"})
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request) {
+	p, _ := principal(r.Context())
+	writeJSON(w, http.StatusOK, map[string]any{
+		"user":       map[string]any{"id": p.UserID, "email": p.Email, "role": p.Role},
+		"expires_at": p.ExpiresAt,
+	})
+}
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
+	users, err := s.auth.List(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := make([]userView, 0, len(users))
+	for _, u := range users {
+		out = append(out, viewUser(u))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": out, "total": len(out)})
+}
+
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+		Role     string `json:"role"`
+	}
+	if err := decode(w, r, &body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if body.Role == "" {
+		body.Role = string(auth.Viewer)
+	}
+	role, err := auth.ParseRole(body.Role)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	u, err := s.auth.Create(r.Context(), body.Email, body.Password, role)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p, _ := principal(r.Context())
+	s.logger(r).Info("user created", "event.action", "user_create", "event.outcome", "success", "user.email", u.Email, "user.roles", string(u.Role), "actor", p.Email)
+	writeJSON(w, http.StatusCreated, map[string]any{"user": viewUser(u)})
+}
+
+func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		writeError(w, http.StatusBadRequest, "the user id must be a positive whole number", nil)
+		return
+	}
+	var body struct {
+		Role     *string `json:"role"`
+		Password *string `json:"password"`
+	}
+	if err := decode(w, r, &body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if body.Role == nil && body.Password == nil {
+		writeError(w, http.StatusBadRequest, "send role and/or password", nil)
+		return
+	}
+	u, err := s.auth.ByID(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if body.Role != nil {
+		role, err := auth.ParseRole(*body.Role)
+		if err == nil {
+			err = s.auth.SetRole(r.Context(), u.Email, role)
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	if body.Password != nil {
+		if err := s.auth.SetPassword(r.Context(), u.Email, *body.Password); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	u, err = s.auth.ByID(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p, _ := principal(r.Context())
+	s.logger(r).Info("user updated", "event.action", "user_update", "event.outcome", "success", "user.email", u.Email, "actor", p.Email)
+	writeJSON(w, http.StatusOK, map[string]any{"user": viewUser(u)})
+}

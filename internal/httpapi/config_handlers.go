@@ -1,0 +1,248 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rookery/rookery/config"
+)
+
+// configView is the seed's shape plus what a careful client needs.
+type configView struct {
+	Key         string          `json:"key"`
+	Value       string          `json:"value"`
+	Type        config.Type     `json:"type"`
+	Category    config.Category `json:"category"`
+	Description string          `json:"description"`
+	IsSensitive bool            `json:"is_sensitive"`
+	IsSet       bool            `json:"is_set"`
+	Source      config.Source   `json:"source"`
+	Rule        string          `json:"rule,omitempty"`
+	Default     string          `json:"default,omitempty"`
+	Version     int64           `json:"version"`
+	LastUpdated *time.Time      `json:"last_updated"`
+	UpdatedBy   *string         `json:"updated_by"`
+	CreatedAt   *time.Time      `json:"created_at"`
+}
+
+func view(v *config.Value) configView {
+	out := configView{Key: v.Key.Name, Value: v.Shown(), Type: v.Key.Type, Category: v.Key.Category,
+		Description: v.Key.Description, IsSensitive: v.Key.Sensitive, IsSet: v.Text != "", Source: v.Source}
+	if v.Key.Rule != nil {
+		out.Rule = v.Key.Rule.Describe()
+	}
+	if !v.Key.Sensitive {
+		out.Default = v.Key.Default
+	}
+	if e := v.Entry; e != nil {
+		out.Version = e.Version
+		lu, ca, by := e.LastUpdated, e.CreatedAt, e.UpdatedBy
+		out.LastUpdated, out.CreatedAt, out.UpdatedBy = &lu, &ca, &by
+	}
+	return out
+}
+
+func etag(version int64) string { return `"v` + strconv.FormatInt(version, 10) + `"` }
+
+// ifMatch turns an If-Match header into a store precondition.
+func ifMatch(r *http.Request) (int64, error) {
+	h := strings.TrimSpace(r.Header.Get("If-Match"))
+	if h == "" || h == "*" {
+		return config.AnyVersion, nil
+	}
+	first, _, _ := strings.Cut(h, ",")
+	tag := strings.Trim(strings.TrimPrefix(strings.TrimSpace(first), "W/"), `"`)
+	n, err := strconv.ParseInt(strings.TrimPrefix(tag, "v"), 10, 64)
+	if !strings.HasPrefix(tag, "v") || err != nil || n < 0 {
+		return 0, errorf(http.StatusBadRequest, `If-Match must be an ETag this API returned, such as "v3"`)
+	}
+	return n, nil
+}
+
+// lookup finds a key in the snapshot: declared keys always, undeclared
+// ones when stored.
+func (s *Server) lookup(key string) (*config.Value, bool) {
+	snap := s.cfg.Snapshot()
+	if v, ok := snap.Get(key); ok {
+		return v, true
+	}
+	for _, v := range snap.All(s.cfg.Registry()) {
+		if v.Key.Name == key {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+func (s *Server) listConfig(w http.ResponseWriter, r *http.Request) {
+	cat := config.Category(r.URL.Query().Get("category"))
+	if cat != "" && !config.ValidCategory(cat) {
+		writeError(w, http.StatusBadRequest, "unknown category; use one of integration, email, security, database, system, license", nil)
+		return
+	}
+	q := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("q")))
+	all := s.cfg.Snapshot().All(s.cfg.Registry())
+	out := make([]configView, 0, len(all))
+	for _, v := range all {
+		if cat != "" && v.Key.Category != cat {
+			continue
+		}
+		if q != "" && !strings.Contains(v.Key.Name, q) && !strings.Contains(strings.ToLower(v.Key.Description), q) {
+			continue
+		}
+		out = append(out, view(v))
+	}
+	// Grouped by category as the standards' listing orders them.
+	sortByCategory(out)
+	writeJSON(w, http.StatusOK, map[string]any{"configs": out, "total": len(out), "revision": s.cfg.Snapshot().Revision})
+}
+
+func sortByCategory(vs []configView) {
+	rank := map[config.Category]int{}
+	for i, c := range config.Categories() {
+		rank[c] = i
+	}
+	for i := 1; i < len(vs); i++ {
+		for j := i; j > 0; j-- {
+			a, b := vs[j-1], vs[j]
+			if rank[a.Category] < rank[b.Category] || rank[a.Category] == rank[b.Category] && a.Key <= b.Key {
+				break
+			}
+			vs[j-1], vs[j] = b, a
+		}
+	}
+}
+
+func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) {
+	v, ok := s.lookup(r.PathValue("key"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "Configuration not found", nil)
+		return
+	}
+	vw := view(v)
+	w.Header().Set("ETag", etag(vw.Version))
+	writeJSON(w, http.StatusOK, vw)
+}
+
+// valueText turns the JSON "value" into the text the store validates:
+// strings as they are, numbers and booleans as written, objects and arrays
+// only for json keys.
+func valueText(raw json.RawMessage, t config.Type) (string, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", errorf(http.StatusBadRequest, "Value is required")
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", errorf(http.StatusBadRequest, "value is not a valid JSON string")
+		}
+		return s, nil
+	case '{', '[':
+		if t != config.JSON {
+			return "", errorf(http.StatusBadRequest, "value must be a %s, not an object or array", t)
+		}
+		return string(raw), nil
+	}
+	return string(raw), nil // number, true, false: their text
+}
+
+func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	cur, ok := s.lookup(key)
+	if !ok {
+		writeError(w, http.StatusNotFound, "Configuration not found", nil)
+		return
+	}
+	var body struct {
+		Value json.RawMessage `json:"value"`
+	}
+	if err := decode(w, r, &body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	text, err := valueText(body.Value, cur.Key.Type)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	want, err := ifMatch(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p, _ := principal(r.Context())
+	e, err := s.cfg.Store().Set(r.Context(), key, text, want, config.Origin{Actor: p.Email, RequestID: requestID(r.Context()), ClientIP: clientIP(r)})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.reload(r)
+	s.logger(r).Info("config changed", "event.action", "config_update", "event.outcome", "success",
+		"config.key", key, "config.version", e.Version, "user.email", p.Email)
+	v, _ := s.lookup(key)
+	vw := view(v)
+	if vw.Version != e.Version { // the reload lost a race with the database; answer from the write
+		vw = view(&config.Value{Key: cur.Key, Text: e.Value, Source: config.FromDatabase, Entry: &e})
+	}
+	w.Header().Set("ETag", etag(e.Version))
+	writeJSON(w, http.StatusOK, map[string]any{
+		"message": "Configuration updated successfully", "key": key, "updated_by": p.Email, "config": vw,
+	})
+}
+
+func (s *Server) deleteConfig(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	want, err := ifMatch(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p, _ := principal(r.Context())
+	if err := s.cfg.Store().Delete(r.Context(), key, want, config.Origin{Actor: p.Email, RequestID: requestID(r.Context()), ClientIP: clientIP(r)}); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.reload(r)
+	s.logger(r).Info("config deleted", "event.action", "config_delete", "event.outcome", "success", "config.key", key, "user.email", p.Email)
+	writeJSON(w, http.StatusOK, map[string]string{"message": "Configuration deleted successfully", "key": key})
+}
+
+// reload brings the local snapshot up to date after a write, so the
+// change applies here at once; other replicas follow through the watcher.
+func (s *Server) reload(r *http.Request) {
+	if err := s.cfg.Reload(r.Context()); err != nil {
+		s.logger(r).Warn("config reload after write failed; the watcher will retry", "error", err.Error())
+	}
+}
+
+func (s *Server) configHistory(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	if _, ok := s.lookup(key); !ok {
+		writeError(w, http.StatusNotFound, "Configuration not found", nil)
+		return
+	}
+	limit := 100
+	if l := r.URL.Query().Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, http.StatusBadRequest, "limit must be a whole number between 1 and 1000", nil)
+			return
+		}
+		limit = n
+	}
+	h, err := s.cfg.Store().History(r.Context(), key, limit)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if h == nil {
+		h = []config.AuditRecord{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"key": key, "history": h})
+}

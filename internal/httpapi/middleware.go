@@ -1,0 +1,252 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rookery/rookery/internal/auth"
+)
+
+type ctxKey int
+
+const (
+	keyRequestID ctxKey = iota
+	keyPrincipal
+	keyInfo
+)
+
+// requestInfo is filled in while a request is handled, for the request log.
+type requestInfo struct {
+	user string
+}
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(keyRequestID).(string)
+	return id
+}
+
+// principal returns who is calling; ok is false for anonymous requests.
+func principal(ctx context.Context) (auth.Principal, bool) {
+	p, ok := ctx.Value(keyPrincipal).(auth.Principal)
+	return p, ok
+}
+
+func newRequestID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// validRequestID keeps a caller's X-Request-ID only when it is short and
+// plain, so it cannot inject into logs.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 100 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Flush lets streaming handlers (SSE) flush through the wrapper.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// outer wraps every request: request id, security headers, panic
+// recovery, the request log and the HTTP metrics.
+func (s *Server) outer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-ID")
+		if !validRequestID(id) {
+			id = newRequestID()
+		}
+		h := w.Header()
+		h.Set("X-Request-ID", id)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			h.Set("Cache-Control", "no-store")
+		}
+		info := &requestInfo{}
+		ctx := context.WithValue(r.Context(), keyRequestID, id)
+		ctx = context.WithValue(ctx, keyInfo, info)
+		r = r.WithContext(ctx)
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("handler panicked", "request_id", id, "path", r.URL.Path, "panic", slog.AnyValue(v))
+				if sw.status == 0 {
+					writeError(sw, http.StatusInternalServerError, "internal error; the server log has details", nil)
+				}
+			}
+			status := sw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			route := r.Pattern
+			if route == "" {
+				route = "unmatched"
+			}
+			elapsed := time.Since(start)
+			s.metrics.observe(r.Method, route, status, elapsed, r.ContentLength)
+			if s.onRequest != nil {
+				s.onRequest(RequestRecord{ID: id, Method: r.Method, Path: r.URL.Path, Route: route, Status: status,
+					Duration: elapsed, User: info.user, ClientIP: clientIP(r), Bytes: sw.bytes, RequestSize: r.ContentLength})
+			}
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// RequestRecord describes one handled request, for logging and metrics
+// beyond the built-in ones.
+type RequestRecord struct {
+	ID, Method, Path, Route string
+	Status                  int
+	Duration                time.Duration
+	User, ClientIP          string
+	Bytes, RequestSize      int64
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+const sessionCookie = "rookery_session"
+
+// authenticate establishes the principal from a Bearer token or the
+// session cookie. Unsafe requests that rely on the cookie must come from
+// this site (Origin or Referer), which stops cross-site request forgery.
+func (s *Server) authenticate(r *http.Request) (*http.Request, error) {
+	token, viaCookie := "", false
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, rest, _ := strings.Cut(h, " ")
+		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(rest) == "" {
+			return r, errorf(http.StatusUnauthorized, "the Authorization header must be: Bearer <token>")
+		}
+		token = strings.TrimSpace(rest)
+	} else if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+		token, viaCookie = c.Value, true
+	}
+	if token == "" {
+		return r, errorf(http.StatusUnauthorized, "sign in first: send Authorization: Bearer <token> or the session cookie")
+	}
+	p, err := s.auth.Verify(r.Context(), token)
+	if err != nil {
+		return r, err
+	}
+	if viaCookie && !safeMethod(r.Method) && !sameOrigin(r) {
+		return r, errorf(http.StatusForbidden, "cross-site request refused: the Origin header does not match this site")
+	}
+	if info, ok := r.Context().Value(keyInfo).(*requestInfo); ok {
+		info.user = p.Email
+	}
+	return r.WithContext(context.WithValue(r.Context(), keyPrincipal, p)), nil
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+func sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		origin = r.Header.Get("Referer")
+	}
+	if origin == "" {
+		return r.Header.Get("Sec-Fetch-Site") == "same-origin"
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	return strings.EqualFold(u.Host, r.Host)
+}
+
+// roleRank orders roles so "at least maintainer" is one comparison.
+func roleRank(r auth.Role) int {
+	switch r {
+	case auth.Admin:
+		return 3
+	case auth.Maintainer:
+		return 2
+	case auth.Viewer:
+		return 1
+	}
+	return 0
+}
+
+// require wraps a handler with authentication and a minimum role.
+func (s *Server) require(min auth.Role, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r, err := s.authenticate(r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		p, _ := principal(r.Context())
+		if roleRank(p.Role) < roleRank(min) {
+			writeError(w, http.StatusForbidden, "this needs the "+string(min)+" role; you are "+string(p.Role), map[string]any{"required_role": min})
+			return
+		}
+		h(w, r)
+	})
+}
+
+func retryAfter(d time.Duration) string {
+	return strconv.Itoa(int(d.Round(time.Second)/time.Second) + 1)
+}

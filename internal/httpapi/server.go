@@ -1,0 +1,141 @@
+// Package httpapi is rookery's REST API: routes, handlers and middleware.
+// Handlers call the parts (config, auth, licence...); parts never call
+// handlers.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/rookery/rookery/config"
+	"github.com/rookery/rookery/internal/auth"
+)
+
+// Pinger reports whether the database answers.
+type Pinger interface {
+	PingContext(ctx context.Context) error
+}
+
+// Deps are the parts the API serves.
+type Deps struct {
+	Config   *config.Config
+	Auth     *auth.Service
+	Throttle *auth.Throttle
+	DB       Pinger
+	Log      *slog.Logger
+	Registry *prometheus.Registry
+	// SecureCookies marks the session cookie Secure even on plain HTTP
+	// (when TLS is terminated by a proxy in front).
+	SecureCookies bool
+	// OnRequest, when set, is told about every handled request.
+	OnRequest func(RequestRecord)
+}
+
+// Server holds the routes.
+type Server struct {
+	cfg       *config.Config
+	auth      *auth.Service
+	throttle  *auth.Throttle
+	db        Pinger
+	log       *slog.Logger
+	metrics   *httpMetrics
+	registry  *prometheus.Registry
+	secure    bool
+	onRequest func(RequestRecord)
+	mux       *http.ServeMux
+}
+
+// New builds the server and its routes. Other parts add theirs with Handle.
+func New(d Deps) *Server {
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+	}
+	if d.Throttle == nil {
+		d.Throttle = auth.NewThrottle(nil)
+	}
+	s := &Server{cfg: d.Config, auth: d.Auth, throttle: d.Throttle, db: d.DB, log: d.Log, registry: d.Registry,
+		secure: d.SecureCookies, onRequest: d.OnRequest, mux: http.NewServeMux()}
+	s.metrics = newHTTPMetrics(d.Registry)
+	s.routes()
+	return s
+}
+
+// Handler is the whole API with its middleware.
+func (s *Server) Handler() http.Handler { return s.outer(s.mux) }
+
+// Handle registers an extra route (pattern as for http.ServeMux).
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// Require exposes the authentication and role check to extra routes.
+func (s *Server) Require(min auth.Role, h http.HandlerFunc) http.Handler { return s.require(min, h) }
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.HandleFunc("GET /readyz", s.ready)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+
+	s.mux.HandleFunc("POST /api/v1/auth/login", s.login)
+	s.mux.Handle("POST /api/v1/auth/logout", s.require(auth.Viewer, s.logout))
+	s.mux.Handle("GET /api/v1/auth/me", s.require(auth.Viewer, s.me))
+
+	s.mux.Handle("GET /api/v1/users", s.require(auth.Admin, s.listUsers))
+	s.mux.Handle("POST /api/v1/users", s.require(auth.Admin, s.createUser))
+	s.mux.Handle("PATCH /api/v1/users/{id}", s.require(auth.Admin, s.updateUser))
+
+	s.mux.Handle("GET /api/v1/config", s.require(auth.Admin, s.listConfig))
+	s.mux.Handle("GET /api/v1/config/{key}", s.require(auth.Admin, s.getConfig))
+	s.mux.Handle("PUT /api/v1/config/{key}", s.require(auth.Admin, s.putConfig))
+	s.mux.Handle("DELETE /api/v1/config/{key}", s.require(auth.Admin, s.deleteConfig))
+	s.mux.Handle("GET /api/v1/config/{key}/history", s.require(auth.Admin, s.configHistory))
+
+	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path, nil)
+	})
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.db.PingContext(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unreachable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "database": "ok"})
+}
+
+// httpMetrics are the standards' API metrics in Prometheus form
+// (http.requests.total -> http_requests_total).
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	size     *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "http_requests_total", Help: "HTTP requests handled."},
+			[]string{"method", "route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "http_request_duration_ms", Help: "HTTP request duration in milliseconds.",
+			Buckets: []float64{1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000}}, []string{"method", "route"}),
+		size: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "http_request_size_bytes", Help: "HTTP request body size in bytes.",
+			Buckets: prometheus.ExponentialBuckets(64, 4, 8)}, []string{"method", "route"}),
+	}
+	reg.MustRegister(m.requests, m.duration, m.size)
+	return m
+}
+
+func (m *httpMetrics) observe(method, route string, status int, d time.Duration, size int64) {
+	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(method, route).Observe(float64(d) / float64(time.Millisecond))
+	if size > 0 {
+		m.size.WithLabelValues(method, route).Observe(float64(size))
+	}
+}
