@@ -134,6 +134,7 @@ func ParseBool(raw string) (value, ok bool) {
 type Registry struct {
 	keys  map[string]Key
 	order []string
+	index map[string]int // position in order
 }
 
 // NewRegistry checks the declarations and indexes them.
@@ -150,6 +151,10 @@ func NewRegistry(keys ...Key) (*Registry, error) {
 		r.order = append(r.order, k.Name)
 	}
 	sort.Strings(r.order)
+	r.index = make(map[string]int, len(r.order))
+	for i, n := range r.order {
+		r.index[n] = i
+	}
 	return r, nil
 }
 

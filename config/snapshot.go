@@ -46,6 +46,8 @@ type Snapshot struct {
 	Revision int64
 	LoadedAt time.Time
 	values   map[string]*Value
+	// list holds the declared keys' values in registry order, for Handle reads.
+	list []*Value
 	// extra holds stored rows whose keys are not declared.
 	extra []*Value
 }
@@ -65,6 +67,19 @@ func (s *Snapshot) All(reg *Registry) []*Value {
 	}
 	return append(out, s.extra...)
 }
+
+// Handle is a declared key resolved once, for reads on hot paths that
+// skip even the map lookup.
+type Handle struct{ i int }
+
+// Handle resolves a declared key; ok is false for unknown names.
+func (c *Config) Handle(key string) (Handle, bool) {
+	i, ok := c.reg.index[key]
+	return Handle{i}, ok
+}
+
+// Value returns the effective value behind h.
+func (c *Config) Value(h Handle) *Value { return c.cur.Load().list[h.i] }
 
 // Config serves typed reads from an atomically swapped snapshot and keeps
 // that snapshot in step with the database.
@@ -219,7 +234,8 @@ func (c *Config) notify(ch Change) {
 }
 
 func (c *Config) build(entries []Entry, rev int64) *Snapshot {
-	snap := &Snapshot{Revision: rev, LoadedAt: time.Now(), values: make(map[string]*Value, len(c.reg.keys))}
+	snap := &Snapshot{Revision: rev, LoadedAt: time.Now(), values: make(map[string]*Value, len(c.reg.keys)),
+		list: make([]*Value, len(c.reg.order))}
 	stored := make(map[string]*Entry, len(entries))
 	for i := range entries {
 		stored[entries[i].Key] = &entries[i]
@@ -244,6 +260,7 @@ func (c *Config) build(entries []Entry, rev int64) *Snapshot {
 		}
 		fill(v)
 		snap.values[k.Name] = v
+		snap.list[c.reg.index[k.Name]] = v
 		delete(stored, k.Name)
 	}
 	for _, e := range entries {

@@ -50,7 +50,7 @@ func OpenCore(ctx context.Context, s Settings, log *slog.Logger) (*Core, error) 
 		d.Close()
 		return nil, err
 	}
-	return &Core{Settings: s, DB: d, Sealer: sealer, Store: store, Config: cfg, Auth: auth.New(d, signing, auth.Options{}), Log: log}, nil
+	return &Core{Settings: s, DB: d, Sealer: sealer, Store: store, Config: cfg, Auth: auth.New(d, signing, auth.Options{BcryptCost: s.BcryptCost}), Log: log}, nil
 }
 
 // Close releases the database.

@@ -29,6 +29,8 @@ type Settings struct {
 	OldKeys       []string
 	SecureCookies bool
 	PollInterval  time.Duration
+	// BcryptCost is BCRYPT_COST (default 12): the work factor of password hashes.
+	BcryptCost int
 	Getenv        func(string) string
 }
 
@@ -61,6 +63,13 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 			return s, fmt.Errorf("SECURE_COOKIES=%q must be true or false", v)
 		}
 		s.SecureCookies = b
+	}
+	if v := getenv("BCRYPT_COST"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 4 || n > 16 {
+			return s, fmt.Errorf("BCRYPT_COST=%q must be between 4 and 16", v)
+		}
+		s.BcryptCost = n
 	}
 	if v := getenv("CONFIG_POLL_INTERVAL"); v != "" {
 		p, err := time.ParseDuration(v)
