@@ -165,6 +165,11 @@ func (m *Manager) Limits() Limits { return m.state.Load().limits }
 // Status returns a report of the licence state.
 func (m *Manager) Status() Status { return m.state.Load().status.clone() }
 
+// Changed returns a channel that is closed when the licence state changes,
+// that is when Status would return something new. Call it again after it
+// fires to wait for the next change. Reading it takes no lock.
+func (m *Manager) Changed() <-chan struct{} { return m.state.Load().changed }
+
 // RecordFeatureUse counts one use of a feature for the next keepalive.
 // RequireFeature counts allowed requests by itself.
 func (m *Manager) RecordFeatureUse(name string) {
@@ -411,7 +416,10 @@ func (m *Manager) dropCacheLocked(s Settings) {
 }
 
 func (m *Manager) publishLocked() {
-	m.state.Store(buildSnapshot(m.settings, m.view, m.client.ServerURL(), m.opts.FeatureTiers))
+	next := buildSnapshot(m.settings, m.view, m.client.ServerURL(), m.opts.FeatureTiers)
+	if prev := m.state.Swap(next); prev != nil {
+		close(prev.changed)
+	}
 }
 
 // SendKeepalive reports usage to the licence server now; the background loop

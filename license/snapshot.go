@@ -16,6 +16,7 @@ type snapshot struct {
 	featureTier map[string]Tier     // which tier has a feature, for 403 messages
 	limits      Limits              // effective limits
 	status      Status
+	changed     chan struct{} // closed when a newer snapshot replaces this one
 }
 
 // view is what the manager knows, kept under Manager.mu; publishing turns it
@@ -58,7 +59,7 @@ func buildSnapshot(s Settings, v view, serverURL string, tiers map[string]Tier) 
 		st.Limits = r.Limits.All()
 		st.ServerID = r.Metadata.ServerID
 	}
-	snap := &snapshot{status: st, featureTier: featureTiers(tiers, r, s.Product)}
+	snap := &snapshot{status: st, featureTier: featureTiers(tiers, r, s.Product), changed: make(chan struct{})}
 	switch {
 	case !s.ReleaseMode:
 		snap.allowAll = true
