@@ -420,7 +420,8 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	slog.New(slog.NewJSONHandler(&logs, nil)).Info("svc", "service", s, "token", s.TokenBase64)
 	js, _ := json.Marshal(s)
 	outputs := []string{
-		fmt.Sprintf("%v", s), fmt.Sprintf("%+v", s), fmt.Sprintf("%#v", s), fmt.Sprintf("%s", s),
+		fmt.Sprintf("%v", s), fmt.Sprintf("%+v", s), fmt.Sprintf("%#v", s), s.String(),
+		fmt.Sprintf("%+v", struct{ T, J Secret }{s.TokenBase64, s.JWTSecret}),
 		fmt.Sprintf("%x %d %q", s.TokenBase64, s.TokenBase64, s.JWTSecret),
 		string(js), logs.String(),
 	}

@@ -44,7 +44,12 @@ func TestPlanTable(t *testing.T) {
 		{name: "null collection equals empty", desired: []Service{func() Service { s := api; s.Collection = ""; return s }()}, actual: []RemoteService{remoteOf(7, func() Service { s := api; s.Collection = ""; return s }(), 1, true)}},
 		{name: "port change", desired: []Service{movedAPI}, actual: []RemoteService{remoteOf(7, api, 1, true)},
 			want: []string{"~ update myapp-api (id 7): port 8080 -> 9090"}},
-		{name: "health checks off on the server", desired: []Service{api}, actual: []RemoteService{func() RemoteService { r := remoteOf(7, api, 1, true); r.HealthCheckEnabled = false; r.HealthCheckPath = nil; return r }()},
+		{name: "health checks off on the server", desired: []Service{api}, actual: []RemoteService{func() RemoteService {
+			r := remoteOf(7, api, 1, true)
+			r.HealthCheckEnabled = false
+			r.HealthCheckPath = nil
+			return r
+		}()},
 			want: []string{`~ update myapp-api (id 7): health_check_enabled false -> true, health_check_path "" -> "/healthz"`}},
 		{name: "soft-deleted is reactivated", desired: []Service{api}, actual: []RemoteService{remoteOf(7, api, 1, false)},
 			want: []string{"^ reactivate myapp-api (id 7): is_active false -> true"}},
