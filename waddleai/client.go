@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -280,8 +281,8 @@ func ParseTimeout(s string) (time.Duration, error) {
 	}
 	var d time.Duration
 	if secs, err := strconv.ParseFloat(s, 64); err == nil {
-		if secs > float64(1<<62)/float64(time.Second) {
-			return 0, fmt.Errorf("waddleai: %w: timeout %q is too large", ErrInvalidInput, s)
+		if math.IsNaN(secs) || math.IsInf(secs, 0) || secs > float64(1<<62)/float64(time.Second) {
+			return 0, fmt.Errorf("waddleai: %w: timeout %q is out of range", ErrInvalidInput, s)
 		}
 		d = time.Duration(secs * float64(time.Second))
 	} else if d, err = time.ParseDuration(s); err != nil {
