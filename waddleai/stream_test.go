@@ -288,3 +288,57 @@ func TestStreamCallerCancel(t *testing.T) {
 		t.Errorf("err = %v, want context.Canceled and not ErrTimeout", err)
 	}
 }
+
+func TestStreamLongEvents(t *testing.T) {
+	big := strings.Repeat("x", 100_000) // far beyond the reader's buffer
+	event := func(content string) string {
+		return `data: {"choices":[{"index":0,"delta":{"content":"` + content + `"},"finish_reason":null}]}` + "\n\n"
+	}
+	finish := `data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}` + "\n\ndata: [DONE]\n\n"
+
+	c := handlerClient(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, event(big)+event("!")+finish)
+	})
+	s, err := c.ChatCompletionStream(t.Context(), hello)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, err := s.Collect()
+	if err != nil || gen.Text != big+"!" {
+		t.Fatalf("long event: %d bytes, %v", len(gen.Text), err)
+	}
+
+	huge := strings.Repeat("y", 5<<20) // beyond the 4 MiB bound on one event
+	c = handlerClient(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, event(huge)+finish)
+	})
+	s, err = c.ChatCompletionStream(t.Context(), hello)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Collect(); !errors.Is(err, waddleai.ErrStream) || !strings.Contains(err.Error(), "too large") {
+		t.Errorf("huge event: err = %v, want ErrStream 'too large'", err)
+	}
+}
+
+func TestStreamConnectionDropped(t *testing.T) {
+	c := handlerClient(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, `data: {"choices":[{"index":0,"delta":{"content":"hal"},"finish_reason":null}]}`+"\n\n")
+		http.NewResponseController(w).Flush()
+		// Drop the connection in the middle of the chunked body.
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close()
+		}
+	})
+	s, err := c.ChatCompletionStream(t.Context(), hello)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, err := s.Collect()
+	if !errors.Is(err, waddleai.ErrTruncated) {
+		t.Errorf("collected %+v, err = %v; want ErrTruncated", gen, err)
+	}
+}
