@@ -357,12 +357,22 @@ func retryableStatus(code int) bool {
 	return code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
 }
 
+// backoffFor returns the wait before retry number attempt+1, before
+// jitter: the first backoff doubled per attempt, capped without overflow.
+func (c *Client) backoffFor(attempt int) time.Duration {
+	d := c.backoff
+	for range attempt {
+		if d >= c.maxBackoff/2 {
+			return c.maxBackoff
+		}
+		d *= 2
+	}
+	return min(d, c.maxBackoff)
+}
+
 // pause waits before retry number attempt+1, or returns the context's error.
 func (c *Client) pause(ctx context.Context, op string, attempt int, reason string) error {
-	d := c.backoff << attempt
-	if d > c.maxBackoff || d <= 0 {
-		d = c.maxBackoff
-	}
+	d := c.backoffFor(attempt)
 	if d > 0 {
 		// Half fixed, half random, so that many clients do not retry in step.
 		d = d/2 + rand.N(d/2+1)

@@ -152,6 +152,16 @@ func TestRequestsCarryTheKey(t *testing.T) {
 	if ct := req.Header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type = %q", ct)
 	}
+	if ua := req.Header.Get("User-Agent"); ua != "rookery-waddleai/1" {
+		t.Errorf("User-Agent = %q", ua)
+	}
+	custom := newClient(t, fake, waddleai.WithUserAgent("myapp/2"))
+	if err := custom.Health(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if req, _ := fake.LastRequest("/healthz"); req.Header.Get("User-Agent") != "myapp/2" {
+		t.Errorf("custom User-Agent not sent: %q", req.Header.Get("User-Agent"))
+	}
 	if err := c.Health(t.Context()); err != nil {
 		t.Fatal(err)
 	}
