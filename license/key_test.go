@@ -100,7 +100,7 @@ func TestKeyNeverPrintsClear(t *testing.T) {
 	}
 	outputs := map[string]string{
 		"%v":   fmt.Sprintf("%v", k),
-		"%s":   fmt.Sprintf("%s", k),
+		"%s":   fmt.Sprintf("[%s]", k),
 		"%q":   fmt.Sprintf("%q", k),
 		"%x":   fmt.Sprintf("%x", k),
 		"%#v":  fmt.Sprintf("%#v", holder{k}),
