@@ -65,6 +65,6 @@ func TestGenerateStream(t *testing.T) {
 	}
 	req, _ := fake.LastRequest(chatPath)
 	if !req.Stream || req.System() != "Be cold." || req.LastUser() != "Say something" {
-		t.Errorf("request = %+v", req)
+		t.Errorf("request stream=%v messages=%+v", req.Stream, req.Messages)
 	}
 }

@@ -241,7 +241,7 @@ func TestRecordsAndCounts(t *testing.T) {
 	}
 	req, ok := s.LastRequest("/v1/chat/completions")
 	if !ok || req.Model != "mx" || req.System() != "sys" || req.LastUser() != "parts" || req.Header.Get("Authorization") == "" || req.JSON["model"] != "mx" {
-		t.Errorf("recorded %+v", req)
+		t.Errorf("recorded model %q messages %+v, auth header set %v", req.Model, req.Messages, req.Header.Get("Authorization") != "")
 	}
 	s.Reset()
 	if s.Calls("/v1/chat/completions") != 0 || len(s.Requests()) != 0 {
