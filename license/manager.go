@@ -196,9 +196,13 @@ func (m *Manager) Start(ctx context.Context) error {
 	m.mu.Lock()
 	m.startedAt = m.clock.Now()
 	err := m.validateLocked(ctx)
-	release := m.settings.ReleaseMode
+	release, noKey := m.settings.ReleaseMode, m.settings.Key == ""
 	valid := m.view.valid
 	m.mu.Unlock()
+
+	if !release {
+		m.logger.Info("licence enforcement is off (RELEASE_MODE=false): all features are enabled", "licence_key_set", !noKey)
+	}
 
 	if release && !valid {
 		if errors.Is(err, ErrKeyRequired) {
@@ -311,7 +315,9 @@ func (m *Manager) validateLocked(ctx context.Context) error {
 			m.publishLocked()
 			return ErrKeyRequired
 		}
-		m.logger.Info("no licence key configured; RELEASE_MODE=false, so all features are enabled")
+		// Debug only: the hourly loop comes through here too; Start
+		// announces development mode once.
+		m.logger.Debug("no licence key configured; RELEASE_MODE=false, so all features are enabled")
 		m.publishLocked()
 		return nil
 	}
