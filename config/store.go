@@ -310,13 +310,22 @@ func (s *Store) Delete(ctx context.Context, key string, ifVersion int64, o Origi
 
 // History returns the audit records of key, newest first.
 func (s *Store) History(ctx context.Context, key string, limit int) ([]AuditRecord, error) {
+	return s.audits(ctx, "config history "+key, `WHERE config_key = ?`, limit, key)
+}
+
+// Recent returns the latest audit records of every key, newest first.
+func (s *Store) Recent(ctx context.Context, limit int) ([]AuditRecord, error) {
+	return s.audits(ctx, "config audit log", ``, limit)
+}
+
+func (s *Store) audits(ctx context.Context, op, where string, limit int, args ...any) ([]AuditRecord, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, config_key, action, actor, request_id, client_ip, old_value, new_value, version, created_at
-		FROM config_audit WHERE config_key = ? ORDER BY id DESC LIMIT `+strconv.Itoa(limit)), key)
+		FROM config_audit `+where+` ORDER BY id DESC LIMIT `+strconv.Itoa(limit)), args...)
 	if err != nil {
-		return nil, unavailable("config history "+key, err)
+		return nil, unavailable(op, err)
 	}
 	defer rows.Close()
 	var out []AuditRecord
@@ -324,7 +333,7 @@ func (s *Store) History(ctx context.Context, key string, limit int) ([]AuditReco
 		var a AuditRecord
 		var rid, ip, oldV, newV sql.NullString
 		if err := rows.Scan(&a.ID, &a.Key, &a.Action, &a.Actor, &rid, &ip, &oldV, &newV, &a.Version, &a.At); err != nil {
-			return nil, unavailable("config history "+key, err)
+			return nil, unavailable(op, err)
 		}
 		a.RequestID, a.ClientIP, a.At = rid.String, ip.String, a.At.UTC()
 		if oldV.Valid {
@@ -336,7 +345,7 @@ func (s *Store) History(ctx context.Context, key string, limit int) ([]AuditReco
 		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, unavailable("config history "+key, err)
+		return nil, unavailable(op, err)
 	}
 	return out, nil
 }

@@ -44,6 +44,7 @@ func newRootCmd() *cobra.Command {
 		newMigrateCmd(),
 		newConfigCmd(),
 		newUserCmd(),
+		newLicenseCmd(),
 		newHealthcheckCmd(),
 		newVersionCmd(),
 	)

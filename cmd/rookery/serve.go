@@ -24,7 +24,7 @@ func newServeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a, err := app.New(cmd.Context(), s, log, app.Options{Level: level, Banner: os.Stdout})
+			a, err := app.New(cmd.Context(), s, log, app.Options{Level: level, Banner: os.Stdout, Version: version})
 			if err != nil {
 				return err
 			}

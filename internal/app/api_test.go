@@ -55,8 +55,8 @@ func TestConfigAPIScenarios(t *testing.T) {
 			{"put create", "PUT", "/api/v1/config/smtp_port", map[string]any{"value": 2525}, []string{"If-Match", `"v0"`}, 200, []string{`"message":"Configuration updated successfully"`, `"value":"2525"`, `"updated_by":"admin@example.com"`}, `"v1"`},
 			{"put stale", "PUT", "/api/v1/config/smtp_port", map[string]any{"value": 25}, []string{"If-Match", `"v0"`}, 412, []string{"changed by someone else", `"current_version":1`}, ""},
 			{"put fresh", "PUT", "/api/v1/config/smtp_port", map[string]any{"value": "465"}, []string{"If-Match", `"v1"`}, 200, []string{`"value":"465"`}, `"v2"`},
-			{"put boolean yes", "PUT", "/api/v1/config/release_mode", map[string]any{"value": "yes"}, nil, 200, []string{`"value":"true"`}, `"v1"`},
-			{"put boolean native", "PUT", "/api/v1/config/ai_features_enabled", map[string]any{"value": false}, nil, 200, []string{`"value":"false"`}, `"v1"`},
+			{"put boolean yes", "PUT", "/api/v1/config/ai_features_enabled", map[string]any{"value": "yes"}, nil, 200, []string{`"value":"true"`}, `"v1"`},
+			{"put boolean native", "PUT", "/api/v1/config/ai_features_enabled", map[string]any{"value": false}, nil, 200, []string{`"value":"false"`}, `"v2"`},
 			{"history", "GET", "/api/v1/config/smtp_port/history", nil, nil, 200, []string{`"action":"update"`, `"action":"create"`, `"old_value":"2525"`, `"new_value":"465"`, `"actor":"admin@example.com"`}, ""},
 			{"history unknown", "GET", "/api/v1/config/nope/history", nil, nil, 404, nil, ""},
 			{"history bad limit", "GET", "/api/v1/config/smtp_port/history?limit=0", nil, nil, 400, []string{"limit"}, ""},
@@ -88,8 +88,8 @@ func TestConfigAPIScenarios(t *testing.T) {
 			}
 		}
 		// Every change above is applied to the running snapshot at once.
-		if !ta.Config.Bool("release_mode") || ta.Config.Bool("ai_features_enabled") || ta.Config.Int("smtp_port") != 587 {
-			t.Errorf("snapshot not updated: release_mode=%v ai=%v port=%d", ta.Config.Bool("release_mode"), ta.Config.Bool("ai_features_enabled"), ta.Config.Int("smtp_port"))
+		if ta.Config.Bool("ai_features_enabled") || ta.Config.Int("smtp_port") != 587 {
+			t.Errorf("snapshot not updated: ai=%v port=%d", ta.Config.Bool("ai_features_enabled"), ta.Config.Int("smtp_port"))
 		}
 	})
 }

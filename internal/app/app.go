@@ -18,6 +18,8 @@ import (
 	"github.com/rookery/rookery/config"
 	"github.com/rookery/rookery/internal/auth"
 	"github.com/rookery/rookery/internal/httpapi"
+	"github.com/rookery/rookery/internal/teams"
+	"github.com/rookery/rookery/license"
 )
 
 // App is a running rookery server.
@@ -25,6 +27,8 @@ type App struct {
 	*Core
 	API      *httpapi.Server
 	Registry *prometheus.Registry
+	License  *license.Manager
+	Teams    *teams.Store
 
 	level    *slog.LevelVar
 	banner   io.Writer
@@ -43,6 +47,8 @@ type Options struct {
 	// Banner receives the one-time first-admin password (stdout), never
 	// the structured log.
 	Banner io.Writer
+	// Version is reported to the licence server and by /api/v1/version.
+	Version string
 }
 
 // New opens everything, bootstraps the configuration from the environment
@@ -56,15 +62,21 @@ func New(ctx context.Context, s Settings, log *slog.Logger, o Options) (*App, er
 	if a.banner == nil {
 		a.banner = io.Discard
 	}
+	a.Teams = teams.NewStore(core.DB)
 	if err := a.bootstrap(ctx); err != nil {
 		core.Close()
 		return nil, err
 	}
+	if err := a.startLicense(ctx, o.Version); err != nil {
+		core.Close()
+		return nil, fmt.Errorf("licence: %w", err)
+	}
+	a.Auth.BeforeCreate = httpapi.UserLimit(a.License)
 	a.Registry = prometheus.NewRegistry()
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.registerConfigMetrics()
 	a.API = httpapi.New(httpapi.Deps{
-		Config: core.Config, Auth: core.Auth, DB: core.DB, Log: log, Registry: a.Registry,
+		Config: core.Config, Auth: core.Auth, DB: core.DB, License: a.License, Teams: a.Teams, Log: log, Registry: a.Registry,
 		Throttle: auth.NewThrottle(nil), SecureCookies: s.SecureCookies, OnRequest: a.logRequest,
 	})
 	a.watchLogLevel()
@@ -202,6 +214,11 @@ func (a *App) Shutdown(ctx context.Context) error {
 	}
 	for _, c := range a.cancels {
 		c()
+	}
+	if a.License != nil {
+		if err := a.License.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop licence loop: %w", err))
+		}
 	}
 	done := make(chan struct{})
 	go func() { a.loops.Wait(); close(done) }()

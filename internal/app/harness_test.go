@@ -50,6 +50,16 @@ func (s *syncBuffer) String() string {
 // startApp runs a server on the database s names, with extra environment.
 func startApp(t testing.TB, s db.Settings, env map[string]string) *testApp {
 	t.Helper()
+	ta, err := tryStartApp(t, s, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ta
+}
+
+// tryStartApp is startApp for tests that expect start-up to fail.
+func tryStartApp(t testing.TB, s db.Settings, env map[string]string) (*testApp, error) {
+	t.Helper()
 	vars := map[string]string{"ADMIN_EMAIL": adminEmail, "ADMIN_PASSWORD": adminPassword}
 	for k, v := range env {
 		vars[k] = v
@@ -57,7 +67,7 @@ func startApp(t testing.TB, s db.Settings, env map[string]string) *testApp {
 	getenv := func(k string) string { return vars[k] }
 	settings, err := SettingsFromEnv(getenv)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	settings.DB = s
 	if s.DataDir == "" {
@@ -72,9 +82,9 @@ func startApp(t testing.TB, s db.Settings, env map[string]string) *testApp {
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := New(context.Background(), settings, log, Options{})
+	a, err := New(context.Background(), settings, log, Options{Version: "test"})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if err := a.Listen(); err != nil {
 		t.Fatal(err)
@@ -88,7 +98,7 @@ func startApp(t testing.TB, s db.Settings, env map[string]string) *testApp {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
-	return ta
+	return ta, nil
 }
 
 // newSQLiteApp is the common case.

@@ -246,3 +246,25 @@ func (s *Server) configHistory(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"key": key, "history": h})
 }
+
+// auditLog lists the most recent configuration changes across all keys.
+func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) {
+	limit := 100
+	if l := r.URL.Query().Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, http.StatusBadRequest, "limit must be a whole number between 1 and 1000", nil)
+			return
+		}
+		limit = n
+	}
+	h, err := s.cfg.Store().Recent(r.Context(), limit)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if h == nil {
+		h = []config.AuditRecord{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"audit": h})
+}

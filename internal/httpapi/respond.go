@@ -11,6 +11,7 @@ import (
 
 	"github.com/rookery/rookery/config"
 	"github.com/rookery/rookery/internal/auth"
+	"github.com/rookery/rookery/internal/teams"
 )
 
 // maxBody bounds every request body.
@@ -70,7 +71,13 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusNotFound, "User not found", nil)
 	case errors.Is(err, auth.ErrUnauthorized):
 		writeError(w, http.StatusUnauthorized, "sign in first: the session is missing, expired or revoked", nil)
-	case errors.Is(err, config.ErrUnavailable), errors.Is(err, auth.ErrUnavailable):
+	case errors.Is(err, teams.ErrInvalid):
+		writeError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), teams.ErrInvalid.Error()+": "), nil)
+	case errors.Is(err, teams.ErrExists):
+		writeError(w, http.StatusConflict, err.Error(), nil)
+	case errors.Is(err, teams.ErrNotFound):
+		writeError(w, http.StatusNotFound, "Team not found", nil)
+	case errors.Is(err, config.ErrUnavailable), errors.Is(err, auth.ErrUnavailable), errors.Is(err, teams.ErrUnavailable):
 		s.log.Warn("database unavailable", "path", r.URL.Path, "error", err.Error())
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, "the database is unavailable; nothing was changed, try again shortly", nil)

@@ -15,6 +15,8 @@ import (
 
 	"github.com/rookery/rookery/config"
 	"github.com/rookery/rookery/internal/auth"
+	"github.com/rookery/rookery/internal/teams"
+	"github.com/rookery/rookery/license"
 )
 
 // Pinger reports whether the database answers.
@@ -28,6 +30,8 @@ type Deps struct {
 	Auth     *auth.Service
 	Throttle *auth.Throttle
 	DB       Pinger
+	License  *license.Manager
+	Teams    *teams.Store
 	Log      *slog.Logger
 	Registry *prometheus.Registry
 	// SecureCookies marks the session cookie Secure even on plain HTTP
@@ -43,6 +47,8 @@ type Server struct {
 	auth      *auth.Service
 	throttle  *auth.Throttle
 	db        Pinger
+	license   *license.Manager
+	teams     *teams.Store
 	log       *slog.Logger
 	metrics   *httpMetrics
 	registry  *prometheus.Registry
@@ -59,7 +65,7 @@ func New(d Deps) *Server {
 	if d.Throttle == nil {
 		d.Throttle = auth.NewThrottle(nil)
 	}
-	s := &Server{cfg: d.Config, auth: d.Auth, throttle: d.Throttle, db: d.DB, log: d.Log, registry: d.Registry,
+	s := &Server{cfg: d.Config, auth: d.Auth, throttle: d.Throttle, db: d.DB, license: d.License, teams: d.Teams, log: d.Log, registry: d.Registry,
 		secure: d.SecureCookies, onRequest: d.OnRequest, mux: http.NewServeMux()}
 	s.metrics = newHTTPMetrics(d.Registry)
 	s.routes()
@@ -94,7 +100,10 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /api/v1/config/{key}", s.require(auth.Admin, s.getConfig))
 	s.mux.Handle("PUT /api/v1/config/{key}", s.require(auth.Admin, s.putConfig))
 	s.mux.Handle("DELETE /api/v1/config/{key}", s.require(auth.Admin, s.deleteConfig))
-	s.mux.Handle("GET /api/v1/config/{key}/history", s.require(auth.Admin, s.configHistory))
+	// Viewing the audit log is the standards' professional "audit logging".
+	s.mux.Handle("GET /api/v1/config/{key}/history", s.require(auth.Admin, s.feature("audit_logs", s.configHistory)))
+	s.mux.Handle("GET /api/v1/audit", s.require(auth.Admin, s.feature("audit_logs", s.auditLog)))
+	s.licenseRoutes()
 
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path, nil)

@@ -1,0 +1,253 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rookery/rookery/internal/db"
+	"github.com/rookery/rookery/internal/dbtest"
+)
+
+// send is call without a testing.TB, for goroutines and for servers that
+// are not a testApp: it returns transport errors instead of failing.
+func send(c *http.Client, base, method, path, token string, body any, headers ...string) (reply, error) {
+	var rd io.Reader
+	if body != nil {
+		buf, err := json.Marshal(body)
+		if err != nil {
+			return reply{}, err
+		}
+		rd = bytes.NewReader(buf)
+	}
+	req, err := http.NewRequest(method, base+path, rd)
+	if err != nil {
+		return reply{}, err
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return reply{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return reply{Status: resp.StatusCode, Header: resp.Header, Body: b}, err
+}
+
+// putResult is what a 200 answer to PUT /api/v1/config/{key} says.
+type putResult struct {
+	Config struct {
+		Value   string `json:"value"`
+		Version int64  `json:"version"`
+	} `json:"config"`
+}
+
+func decodePut(r reply) (putResult, error) {
+	var p putResult
+	if err := json.Unmarshal(r.Body, &p); err != nil {
+		return p, fmt.Errorf("PUT answer is not JSON: %v: %s", err, trim(r.Body))
+	}
+	if p.Config.Version <= 0 {
+		return p, fmt.Errorf("PUT answer has no config.version: %s", trim(r.Body))
+	}
+	return p, nil
+}
+
+// history reads the audit trail of key through the API, newest first.
+func history(t testing.TB, c *http.Client, base, token, key string) []map[string]any {
+	t.Helper()
+	r, err := send(c, base, "GET", "/api/v1/config/"+key+"/history?limit=1000", token, nil)
+	if err != nil || r.Status != 200 {
+		t.Fatalf("history of %s: %v %d %s", key, err, r.Status, trim(r.Body))
+	}
+	var h struct {
+		History []map[string]any `json:"history"`
+	}
+	if err := json.Unmarshal(r.Body, &h); err != nil {
+		t.Fatalf("history is not JSON: %v", err)
+	}
+	return h.History
+}
+
+// auditIndex counts audit records by version and new value.
+func auditIndex(records []map[string]any) map[string]int {
+	out := map[string]int{}
+	for _, a := range records {
+		v, _ := a["version"].(float64)
+		nv, _ := a["new_value"].(string)
+		out[auditKey(int64(v), nv)]++
+	}
+	return out
+}
+
+func auditKey(version int64, value string) string { return strconv.FormatInt(version, 10) + "=" + value }
+
+func etag(version int64) string { return `"v` + strconv.FormatInt(version, 10) + `"` }
+
+func etagVersion(tag string) (int64, error) {
+	return strconv.ParseInt(strings.TrimPrefix(strings.Trim(tag, `"`), "v"), 10, 64)
+}
+
+// TestConcurrentIfMatchWriters has 16 writers race on one key, each
+// reading the ETag and writing with If-Match. Optimistic concurrency must
+// hold on every database: every acknowledged write is a version of its
+// own with one audit record, nothing acknowledged is lost, the final value
+// is the one with the highest version, and contention shows up as 412,
+// never as another error.
+func TestConcurrentIfMatchWriters(t *testing.T) {
+	const (
+		writers  = 16
+		attempts = 20
+		key      = "smtp_user"
+	)
+	dbtest.Each(t, func(t *testing.T, s db.Settings) {
+		ta := startApp(t, s, nil)
+		token := ta.admin()
+		client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: writers}}
+		defer client.CloseIdleConnections()
+
+		start := ta.call("GET", "/api/v1/config/"+key, token, nil)
+		startVersion, err := etagVersion(start.Header.Get("ETag"))
+		if start.Status != 200 || err != nil {
+			t.Fatalf("GET %s: %d ETag %q", key, start.Status, start.Header.Get("ETag"))
+		}
+
+		type ack struct {
+			version int64
+			value   string
+		}
+		var (
+			mu        sync.Mutex
+			acks      []ack
+			conflicts int
+			failures  []string
+		)
+		fail := func(format string, args ...any) {
+			mu.Lock()
+			failures = append(failures, fmt.Sprintf(format, args...))
+			mu.Unlock()
+		}
+		var wg sync.WaitGroup
+		begin := time.Now()
+		for w := 0; w < writers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < attempts; i++ {
+					g, err := send(client, ta.URL, "GET", "/api/v1/config/"+key, token, nil)
+					if err != nil || g.Status != 200 {
+						fail("writer %d: GET: %v %d %s", w, err, g.Status, trim(g.Body))
+						return
+					}
+					value := fmt.Sprintf("w%02d-%03d", w, i)
+					p, err := send(client, ta.URL, "PUT", "/api/v1/config/"+key, token, map[string]any{"value": value}, "If-Match", g.Header.Get("ETag"))
+					if err != nil {
+						fail("writer %d: PUT: %v", w, err)
+						return
+					}
+					switch p.Status {
+					case http.StatusOK:
+						res, err := decodePut(p)
+						if err != nil {
+							fail("writer %d: %v", w, err)
+							return
+						}
+						if res.Config.Value != value {
+							fail("writer %d: wrote %q, answer says %q", w, value, res.Config.Value)
+						}
+						if tag := p.Header.Get("ETag"); tag != etag(res.Config.Version) {
+							fail("writer %d: ETag %s for version %d", w, tag, res.Config.Version)
+						}
+						mu.Lock()
+						acks = append(acks, ack{res.Config.Version, value})
+						mu.Unlock()
+					case http.StatusPreconditionFailed:
+						mu.Lock()
+						conflicts++
+						mu.Unlock()
+					default:
+						fail("writer %d: PUT = %d: %s", w, p.Status, trim(p.Body))
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		elapsed := time.Since(begin)
+		for _, f := range failures {
+			t.Error(f)
+		}
+		if t.Failed() {
+			t.FailNow()
+		}
+		t.Logf("%s: %d writers x %d attempts in %v: %d acknowledged, %d conflicts (412)", s.URL[:strings.Index(s.URL, ":")], writers, attempts, elapsed.Round(time.Millisecond), len(acks), conflicts)
+		if len(acks) == 0 {
+			t.Fatal("no write was acknowledged")
+		}
+
+		// Every acknowledged write has a version of its own.
+		seen := map[int64]string{}
+		last := ack{}
+		for _, a := range acks {
+			if prev, dup := seen[a.version]; dup {
+				t.Errorf("version %d acknowledged twice: %q and %q", a.version, prev, a.value)
+			}
+			seen[a.version] = a.value
+			if a.version > last.version {
+				last = a
+			}
+		}
+
+		// No lost update: the version moved by exactly the acknowledged writes.
+		final, err := ta.Store.Get(context.Background(), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := final.Version - startVersion; got != int64(len(acks)) {
+			t.Errorf("version moved by %d (from %d to %d) but %d writes were acknowledged", got, startVersion, final.Version, len(acks))
+		}
+		if final.Version != last.version || final.Value != last.value {
+			t.Errorf("final row is v%d %q, want the last acknowledged write v%d %q", final.Version, final.Value, last.version, last.value)
+		}
+		// The API (served from the snapshot) agrees with the row.
+		g := ta.call("GET", "/api/v1/config/"+key, token, nil)
+		if g.Header.Get("ETag") != etag(last.version) || !strings.Contains(string(g.Body), `"value":"`+last.value+`"`) {
+			t.Errorf("GET after the race: ETag %s, body %s; want %s %q", g.Header.Get("ETag"), trim(g.Body), etag(last.version), last.value)
+		}
+
+		// Exactly one audit record per acknowledged write, and none for
+		// writes that were refused.
+		records := history(t, client, ta.URL, token, key)
+		idx := auditIndex(records)
+		for _, a := range acks {
+			if n := idx[auditKey(a.version, a.value)]; n != 1 {
+				t.Errorf("write v%d %q has %d audit records, want 1", a.version, a.value, n)
+			}
+		}
+		newer := 0
+		for _, r := range records {
+			if v, _ := r["version"].(float64); int64(v) > startVersion {
+				newer++
+			}
+		}
+		if newer != len(acks) {
+			t.Errorf("%d audit records after v%d, want one per acknowledged write (%d)", newer, startVersion, len(acks))
+		}
+	})
+}

@@ -1,0 +1,96 @@
+package app
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+
+	"github.com/rookery/rookery/config"
+	"github.com/rookery/rookery/internal/httpapi"
+	"github.com/rookery/rookery/license"
+)
+
+// licenseKeys are the config keys the licence manager follows at runtime.
+var licenseKeys = []string{"license_key", "license_server_url", "product_name", "release_mode"}
+
+func licenseSettings(c *config.Config) license.Settings {
+	return license.Settings{
+		Key:         license.Key(c.Secret("license_key").Reveal()),
+		ServerURL:   c.String("license_server_url"),
+		Product:     c.String("product_name"),
+		ReleaseMode: c.Bool("release_mode"),
+	}
+}
+
+// NewLicenseManager builds the manager from the config snapshot.
+func NewLicenseManager(c *Core, version string, usage func(context.Context) (license.Usage, error)) (*license.Manager, error) {
+	tiers := make(map[string]license.Tier, len(httpapi.Catalogue))
+	for f, t := range httpapi.Catalogue {
+		tiers[f] = t
+	}
+	return license.New(licenseSettings(c.Config), license.Options{
+		CacheFile:    filepath.Join(c.Settings.DataDir, license.DefaultCacheFileName),
+		Logger:       c.Log,
+		Usage:        usage,
+		Version:      version,
+		UserAgent:    "rookery/" + version,
+		FeatureTiers: tiers,
+	})
+}
+
+// startLicense validates at start-up (failing in release mode when the
+// licence is not valid and no usable cache exists) and follows the
+// licence keys: a change through the config API re-validates at once.
+func (a *App) startLicense(ctx context.Context, version string) error {
+	m, err := NewLicenseManager(a.Core, version, a.usage)
+	if err != nil {
+		return err
+	}
+	if err := m.Start(ctx); err != nil {
+		return err
+	}
+	a.License = m
+	a.cancels = append(a.cancels, a.Config.Subscribe(func(config.Change) {
+		// Reconfigure validates against the server; do it off the reload
+		// goroutine so a slow licence server never delays config changes.
+		go func() {
+			if err := m.Reconfigure(context.Background(), licenseSettings(a.Config)); err != nil {
+				a.Log.Warn("licence re-validation after a settings change failed", "error", err.Error())
+			}
+		}()
+	}, licenseKeys...))
+	return nil
+}
+
+// usage is what the hourly keepalive reports.
+func (a *App) usage(ctx context.Context) (license.Usage, error) {
+	users, err := a.Auth.Count(ctx)
+	if err != nil {
+		return license.Usage{}, err
+	}
+	teamCount, err := a.Teams.Count(ctx)
+	if err != nil {
+		return license.Usage{}, err
+	}
+	return license.Usage{ActiveUsers: int64(users), TeamCount: int64(teamCount), StorageGB: a.storageGB(ctx)}, nil
+}
+
+// storageGB is the database's size on disk, best effort.
+func (a *App) storageGB(ctx context.Context) float64 {
+	var bytes int64
+	switch a.DB.Dialect {
+	case "postgres":
+		_ = a.DB.QueryRowContext(ctx, `SELECT pg_database_size(current_database())`).Scan(&bytes)
+	case "mysql":
+		_ = a.DB.QueryRowContext(ctx, `SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables WHERE table_schema = DATABASE()`).Scan(&bytes)
+	default:
+		var page, count int64
+		if a.DB.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&page) == nil && a.DB.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&count) == nil {
+			bytes = page * count
+		}
+		if st, err := os.Stat(filepath.Join(a.Settings.DataDir, "rookery.db-wal")); err == nil {
+			bytes += st.Size()
+		}
+	}
+	return float64(bytes) / (1 << 30)
+}
