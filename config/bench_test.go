@@ -86,4 +86,3 @@ func BenchmarkConfigRead(b *testing.B) {
 		}
 	})
 }
-

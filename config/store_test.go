@@ -266,4 +266,3 @@ func TestWatchFollowsAnotherWriter(t *testing.T) {
 		t.Fatal("Watch did not stop when its context ended")
 	}
 }
-

@@ -158,7 +158,10 @@ func TestSensitiveValueNeverLeaks(t *testing.T) {
 		ta := startApp(t, s, nil)
 		admin := ta.admin()
 		var bodies []string
-		record := func(r reply) reply { bodies = append(bodies, string(r.Body)+strings.Join(r.Header.Values("ETag"), "")); return r }
+		record := func(r reply) reply {
+			bodies = append(bodies, string(r.Body)+strings.Join(r.Header.Values("ETag"), ""))
+			return r
+		}
 		if r := record(ta.call("PUT", "/api/v1/config/waddleai_api_key", admin, map[string]any{"value": secret})); r.Status != 200 {
 			t.Fatalf("put: %d %s", r.Status, r.Body)
 		}

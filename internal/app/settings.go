@@ -31,7 +31,7 @@ type Settings struct {
 	PollInterval  time.Duration
 	// BcryptCost is BCRYPT_COST (default 12): the work factor of password hashes.
 	BcryptCost int
-	Getenv        func(string) string
+	Getenv     func(string) string
 }
 
 // SettingsFromEnv reads the process settings. getenv is os.Getenv in
