@@ -363,3 +363,34 @@ func TestClientTLSAndRedirectDowngrade(t *testing.T) {
 		t.Error("the caller's redirect policy ran before the downgrade check")
 	}
 }
+
+func TestClientBodyEdgeCases(t *testing.T) {
+	tests := []struct {
+		name    string
+		status  int
+		body    string
+		class   string
+		message string
+	}{
+		{"oversized answer", 200, `{"tier":"pro","pad":"` + strings.Repeat("x", 2<<20) + `"}`, "unavailable", "larger than 1 MiB"},
+		{"nested error message", 403, `{"error":{"code":7,"message":"Seat limit reached"}}`, "rejected", "Seat limit reached"},
+		{"detail field", 422, `{"detail":"product missing"}`, "rejected", "product missing"},
+		{"long message cut", 400, `{"message":"` + strings.Repeat("y", 500) + `"}`, "rejected", "…"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tt.status)
+				_, _ = w.Write([]byte(tt.body))
+			}))
+			defer srv.Close()
+			_, err := newClient(t, srv.URL).Validate(context.Background(), licensetest.KeyProfessional, "rookery")
+			if got := errorClass(err); got != tt.class {
+				t.Fatalf("class = %s, want %s", got, tt.class)
+			}
+			if !strings.Contains(err.Error(), tt.message) || len(err.Error()) > 400 {
+				t.Errorf("error %.120q… (%d bytes) lacks %q or is too long", err.Error(), len(err.Error()), tt.message)
+			}
+		})
+	}
+}

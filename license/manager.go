@@ -238,9 +238,13 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("shut down licence manager: %w", ctx.Err())
 	}
-	m.mu.Lock()
-	m.client.closeIdle()
-	m.mu.Unlock()
+	// Free pooled connections unless a Refresh or Reconfigure is using the
+	// client right now; waiting for it would ignore ctx, and idle
+	// connections time out on their own.
+	if m.mu.TryLock() {
+		m.client.closeIdle()
+		m.mu.Unlock()
+	}
 	return nil
 }
 

@@ -976,3 +976,21 @@ func TestHTTPSOnlyServerOverTLS(t *testing.T) {
 		t.Fatalf("Start over TLS = %v, tier %v", err, m.Tier())
 	}
 }
+
+func TestCacheWriteFailureOnlyWarns(t *testing.T) {
+	e := newEnv(t, licensetest.KeyProfessional)
+	blocker := e.cache + ".dir"
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The cache's directory is a regular file, so it cannot be created.
+	m := e.started(e.settings(licensetest.KeyProfessional, true), func(o *license.Options) {
+		o.CacheFile = blocker + "/" + license.DefaultCacheFileName
+	})
+	if !m.Status().Valid || !m.HasFeature("audit_logs") {
+		t.Error("a cache write failure affected the licence")
+	}
+	if !strings.Contains(e.logs.String(), "could not write the licence cache") {
+		t.Error("the cache write failure was not logged")
+	}
+}
