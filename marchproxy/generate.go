@@ -58,6 +58,27 @@ func DefaultAppSettings(appName string) AppSettings {
 	}
 }
 
+// WithDefaults fills what is unset the way DefaultAppSettings would: the API
+// on port 8080 of a host named after the app, the web UI served by the API
+// process unless a web UI host or port is given, gRPC health on 50051 when
+// enabled. The version is left alone (Generate turns "" into "0.0.0").
+func (a AppSettings) WithDefaults() AppSettings {
+	d := DefaultAppSettings(a.AppName)
+	if a.APIHost == "" {
+		a.APIHost = d.APIHost
+	}
+	if a.APIPort == 0 {
+		a.APIPort = d.APIPort
+	}
+	if !a.WebUIServedByAPI && a.WebUIHost == "" && a.WebUIPort == 0 {
+		a.WebUIServedByAPI = true
+	}
+	if a.GRPCHealthPort == 0 {
+		a.GRPCHealthPort = d.GRPCHealthPort
+	}
+	return a
+}
+
 // Extras is the optional declarative file that adds the application's other
 // services and mappings (same keys as services.json and mappings.json). An
 // entry named like a generated one replaces it.

@@ -256,3 +256,16 @@ func BenchmarkGenerate(b *testing.B) {
 		}
 	}
 }
+
+func TestAppSettingsWithDefaults(t *testing.T) {
+	got := AppSettings{AppName: "rookery", Version: "2.0.0"}.WithDefaults()
+	want := DefaultAppSettings("rookery")
+	want.Version = "2.0.0"
+	if got != want {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	kept := AppSettings{AppName: "a", APIHost: "h", APIPort: 1, WebUIPort: 3000, GRPCHealthPort: 7}.WithDefaults()
+	if kept.APIHost != "h" || kept.APIPort != 1 || kept.WebUIServedByAPI || kept.WebUIHost != "" || kept.GRPCHealthPort != 7 {
+		t.Fatalf("explicit values changed: %+v", kept)
+	}
+}
