@@ -64,6 +64,7 @@ func (s *Store) Bootstrap(ctx context.Context, getenv func(string) string) (Boot
 func (s *Store) RotateKey(ctx context.Context, next *Sealer, o Origin) (int, error) {
 	n := 0
 	err := s.inTx(ctx, "rotate encryption key", func(tx *sql.Tx) error {
+		n = 0 // the transaction may run again
 		rows, err := tx.QueryContext(ctx, `SELECT `+entryColumns+` FROM config`+s.forUpdate())
 		if err != nil {
 			return unavailable("read config", err)

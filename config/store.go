@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -377,7 +378,30 @@ func (s *Store) bump(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
+// txAttempts bounds how often inTx runs a transaction the database chose
+// as a deadlock victim.
+const txAttempts = 5
+
+// inTx runs fn in a transaction. A transaction the database aborted to
+// break a deadlock or a serialization conflict is run again from the
+// start (fn must be safe to repeat): MySQL/MariaDB deadlock on two
+// concurrent inserts of the same new key, and the rerun then sees the
+// other's row and reports a plain conflict.
 func (s *Store) inTx(ctx context.Context, op string, fn func(*sql.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.tryTx(ctx, op, fn)
+		if err == nil || attempt == txAttempts || !isRetryable(err) {
+			return err
+		}
+		select {
+		case <-time.After(time.Duration(attempt) * time.Duration(1+rand.IntN(5)) * time.Millisecond):
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
+func (s *Store) tryTx(ctx context.Context, op string, fn func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return unavailable(op, err)
@@ -393,6 +417,14 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(*sql.Tx) error) err
 		return unavailable(op, err)
 	}
 	return nil
+}
+
+// isRetryable reports a deadlock victim or serialization failure: MySQL
+// error 1213, PostgreSQL SQLSTATE 40001 and 40P01.
+func isRetryable(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Error 1213") || strings.Contains(msg, "SQLSTATE 40001") ||
+		strings.Contains(msg, "SQLSTATE 40P01")
 }
 
 func isUnique(err error) bool {
