@@ -104,6 +104,19 @@ func etagVersion(tag string) (int64, error) {
 	return strconv.ParseInt(strings.TrimPrefix(strings.Trim(tag, `"`), "v"), 10, 64)
 }
 
+// logFailures shows the server's own account of the errors it answered.
+func logFailures(t testing.TB, ta *testApp) {
+	t.Helper()
+	n := 0
+	for _, line := range strings.Split(ta.logs.String(), "\n") {
+		if strings.Contains(line, `"level":"ERROR"`) || strings.Contains(line, "database unavailable") {
+			if n++; n <= 10 {
+				t.Log(line)
+			}
+		}
+	}
+}
+
 // TestConcurrentIfMatchWriters has 16 writers race on one key, each
 // reading the ETag and writing with If-Match. Optimistic concurrency must
 // hold on every database: every acknowledged write is a version of its
@@ -156,7 +169,12 @@ func TestConcurrentIfMatchWriters(t *testing.T) {
 						return
 					}
 					value := fmt.Sprintf("w%02d-%03d", w, i)
-					p, err := send(client, ta.URL, "PUT", "/api/v1/config/"+key, token, map[string]any{"value": value}, "If-Match", g.Header.Get("ETag"))
+					seen, err := etagVersion(g.Header.Get("ETag"))
+					if err != nil {
+						fail("writer %d: GET ETag %q", w, g.Header.Get("ETag"))
+						return
+					}
+					p, err := send(client, ta.URL, "PUT", "/api/v1/config/"+key, token, map[string]any{"value": value}, "If-Match", etag(seen))
 					if err != nil {
 						fail("writer %d: PUT: %v", w, err)
 						return
@@ -170,6 +188,9 @@ func TestConcurrentIfMatchWriters(t *testing.T) {
 						}
 						if res.Config.Value != value {
 							fail("writer %d: wrote %q, answer says %q", w, value, res.Config.Value)
+						}
+						if res.Config.Version != seen+1 {
+							fail("writer %d: If-Match %s was accepted as version %d: the precondition was ignored", w, etag(seen), res.Config.Version)
 						}
 						if tag := p.Header.Get("ETag"); tag != etag(res.Config.Version) {
 							fail("writer %d: ETag %s for version %d", w, tag, res.Config.Version)
@@ -194,6 +215,7 @@ func TestConcurrentIfMatchWriters(t *testing.T) {
 			t.Error(f)
 		}
 		if t.Failed() {
+			logFailures(t, ta)
 			t.FailNow()
 		}
 		t.Logf("%s: %d writers x %d attempts in %v: %d acknowledged, %d conflicts (412)", s.URL[:strings.Index(s.URL, ":")], writers, attempts, elapsed.Round(time.Millisecond), len(acks), conflicts)
