@@ -393,14 +393,18 @@ func (c *Client) ListServices(ctx context.Context, clusterID int, activeOnly boo
 		}
 		// The server pages by offset over created_at descending, so a
 		// service created meanwhile can shift an entry onto the next page.
+		fresh := 0
 		for _, s := range page.Services {
 			if !seen[s.ID] {
 				seen[s.ID] = true
 				all = append(all, s)
+				fresh++
 			}
 		}
 		skip += len(page.Services)
-		if len(page.Services) == 0 || skip >= page.Total {
+		// A page with nothing new means the server ignores skip; stop
+		// rather than loop up to a total it will never reach.
+		if fresh == 0 || skip >= page.Total {
 			break
 		}
 	}

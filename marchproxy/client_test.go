@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -463,5 +465,30 @@ func TestHealth(t *testing.T) {
 	h, err := e.client.Health(context.Background())
 	if err != nil || h.Status != "healthy" {
 		t.Fatalf("%+v %v", h, err)
+	}
+}
+
+func TestListServicesStopsWhenServerIgnoresSkip(t *testing.T) {
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/v1/auth/login":
+			_, _ = io.WriteString(w, `{"user_id":1,"username":"u","requires_2fa":false,"access_token":"a","refresh_token":"r","expires_in":3600}`)
+		default:
+			calls++
+			_, _ = io.WriteString(w, `{"total":100000,"services":[{"id":1,"name":"app-a","cluster_id":1,"is_active":true}]}`)
+		}
+	}))
+	defer srv.Close()
+	c, err := NewClient(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Login(context.Background(), "u", "password-1", ""); err != nil {
+		t.Fatal(err)
+	}
+	list, err := c.ListServices(context.Background(), 1, true)
+	if err != nil || len(list) != 1 || calls != 2 {
+		t.Fatalf("got %d services after %d calls, err %v", len(list), calls, err)
 	}
 }

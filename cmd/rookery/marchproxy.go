@@ -39,6 +39,10 @@ type mpOptions struct {
 	username  string
 	totp      string
 	appName   string
+
+	// validate loads the settings at most once, for the app name.
+	loaded    bool
+	loadedApp string
 }
 
 func newMarchProxyCmd(load func(ctx context.Context) (marchproxy.CLISettings, error)) *cobra.Command {
@@ -235,7 +239,8 @@ func (o *mpOptions) validateCmd() *cobra.Command {
 }
 
 // appFor picks the app name for the naming rule: --app, the file's
-// metadata, then the configured app_name when it can be loaded.
+// metadata, then the configured app_name. validate must work without a
+// database, so a failed load falls back to the generic "<app>-<service>" rule.
 func (o *mpOptions) appFor(cmd *cobra.Command, f marchproxy.ImportFile) string {
 	if cmd.Flags().Changed("app") {
 		return o.appName
@@ -243,12 +248,17 @@ func (o *mpOptions) appFor(cmd *cobra.Command, f marchproxy.ImportFile) string {
 	if f.Metadata != nil && f.Metadata.AppName != "" {
 		return f.Metadata.AppName
 	}
-	if o.load != nil {
-		if s, err := o.load(cmd.Context()); err == nil {
-			return s.App.AppName
+	if !o.loaded {
+		o.loaded = true
+		if o.load != nil {
+			if s, err := o.load(cmd.Context()); err == nil {
+				o.loadedApp = s.App.AppName
+			} else {
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: settings not loaded (%v); names are checked against the generic <app>-<service> rule\n", err)
+			}
 		}
 	}
-	return ""
+	return o.loadedApp
 }
 
 // siblingServices finds the services a lone mappings file refers to in

@@ -385,3 +385,19 @@ func TestMarchProxyScriptCallsRookery(t *testing.T) {
 		t.Fatalf("MARCHPROXY_API not passed on: %q", got)
 	}
 }
+
+func TestMarchProxyValidateWithoutDatabase(t *testing.T) {
+	mpClearEnv(t)
+	path := filepath.Join(t.TempDir(), "services.json")
+	if err := os.WriteFile(path, []byte(`{"services":[{"name":"shop-api","ip_fqdn":"api","port":8080}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	load := mpLoader(marchproxy.CLISettings{}, errors.New("no database"))
+	r := mpRun(t, load, "validate", path)
+	if r.code() != 0 || !strings.Contains(r.stderr, "generic <app>-<service> rule") {
+		t.Fatalf("exit %d\n%s%s", r.code(), r.stdout, r.stderr)
+	}
+	if r := mpRun(t, load, "validate", "--app", "rookery", path); r.code() != 1 || !strings.Contains(r.stdout, `want "rookery-<service>"`) {
+		t.Fatalf("--app: exit %d\n%s", r.code(), r.stdout)
+	}
+}
