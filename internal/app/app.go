@@ -20,6 +20,7 @@ import (
 	"github.com/rookery/rookery/internal/httpapi"
 	"github.com/rookery/rookery/internal/teams"
 	"github.com/rookery/rookery/license"
+	"github.com/rookery/rookery/waddleai"
 )
 
 // App is a running rookery server.
@@ -29,6 +30,7 @@ type App struct {
 	Registry *prometheus.Registry
 	License  *license.Manager
 	Teams    *teams.Store
+	AI       *waddleai.Client
 
 	level    *slog.LevelVar
 	banner   io.Writer
@@ -72,11 +74,14 @@ func New(ctx context.Context, s Settings, log *slog.Logger, o Options) (*App, er
 		return nil, fmt.Errorf("licence: %w", err)
 	}
 	a.Auth.BeforeCreate = httpapi.UserLimit(a.License)
+	if err := a.startAI(); err != nil {
+		a.Log.Warn("WaddleAI client not available; AI routes answer 403 until rookery restarts with valid settings", "error", err.Error())
+	}
 	a.Registry = prometheus.NewRegistry()
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.registerConfigMetrics()
 	a.API = httpapi.New(httpapi.Deps{
-		Config: core.Config, Auth: core.Auth, DB: core.DB, License: a.License, Teams: a.Teams, Log: log, Registry: a.Registry,
+		Config: core.Config, Auth: core.Auth, DB: core.DB, License: a.License, Teams: a.Teams, AI: a.AI, Log: log, Registry: a.Registry,
 		Throttle: auth.NewThrottle(nil), SecureCookies: s.SecureCookies, OnRequest: a.logRequest,
 	})
 	a.watchLogLevel()
@@ -214,6 +219,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 	}
 	for _, c := range a.cancels {
 		c()
+	}
+	if a.AI != nil {
+		a.AI.Close()
 	}
 	if a.License != nil {
 		if err := a.License.Shutdown(ctx); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/rookery/rookery/internal/auth"
 	"github.com/rookery/rookery/internal/teams"
 	"github.com/rookery/rookery/license"
+	"github.com/rookery/rookery/waddleai"
 )
 
 // Pinger reports whether the database answers.
@@ -32,6 +33,8 @@ type Deps struct {
 	DB       Pinger
 	License  *license.Manager
 	Teams    *teams.Store
+	// AI is the WaddleAI client; nil leaves the AI routes answering 403.
+	AI       *waddleai.Client
 	Log      *slog.Logger
 	Registry *prometheus.Registry
 	// SecureCookies marks the session cookie Secure even on plain HTTP
@@ -49,6 +52,7 @@ type Server struct {
 	db        Pinger
 	license   *license.Manager
 	teams     *teams.Store
+	ai        *aiPart
 	log       *slog.Logger
 	metrics   *httpMetrics
 	registry  *prometheus.Registry
@@ -68,6 +72,9 @@ func New(d Deps) *Server {
 	s := &Server{cfg: d.Config, auth: d.Auth, throttle: d.Throttle, db: d.DB, license: d.License, teams: d.Teams, log: d.Log, registry: d.Registry,
 		secure: d.SecureCookies, onRequest: d.OnRequest, mux: http.NewServeMux()}
 	s.metrics = newHTTPMetrics(d.Registry)
+	if d.AI != nil {
+		s.ai = &aiPart{client: d.AI, metrics: newAIMetrics(d.Registry)}
+	}
 	s.routes()
 	return s
 }
@@ -104,6 +111,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /api/v1/config/{key}/history", s.require(auth.Admin, s.feature("audit_logs", s.configHistory)))
 	s.mux.Handle("GET /api/v1/audit", s.require(auth.Admin, s.feature("audit_logs", s.auditLog)))
 	s.licenseRoutes()
+	s.aiRoutes()
 
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path, nil)
@@ -118,6 +126,11 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "database": "ok"})
+}
+
+type aiPart struct {
+	client  *waddleai.Client
+	metrics *aiMetrics
 }
 
 // httpMetrics are the standards' API metrics in Prometheus form
