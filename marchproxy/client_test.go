@@ -194,7 +194,7 @@ func TestConcurrentCallsRenewOnce(t *testing.T) {
 	}
 }
 
-func seed(f *marchproxytest.Server, cluster int, name string, active bool) marchproxytest.Service {
+func addRemote(f *marchproxytest.Server, cluster int, name string, active bool) marchproxytest.Service {
 	return f.AddService(marchproxytest.Service{Name: name, IPFQDN: "h", Port: 80, Protocol: "http", AuthType: "jwt", ClusterID: cluster, IsActive: active, HealthCheckInterval: 30, JWTSecret: ptr("jwt-secret-value-" + name)})
 }
 
@@ -205,11 +205,11 @@ func TestListServicesPaginates(t *testing.T) {
 	e.client.pageSize = 2
 	e.login(t)
 	for i := range 5 {
-		seed(e.fake, 1, fmt.Sprintf("app-s%d", i), true)
+		addRemote(e.fake, 1, fmt.Sprintf("app-s%d", i), true)
 		e.clock.Advance(time.Second)
 	}
-	seed(e.fake, 1, "app-gone", false)
-	seed(e.fake, 2, "other-x", true)
+	addRemote(e.fake, 1, "app-gone", false)
+	addRemote(e.fake, 2, "other-x", true)
 	e.fake.ResetRequests()
 
 	all, err := e.client.ListServices(context.Background(), 1, false)
@@ -311,7 +311,7 @@ func TestAPIErrorShapes(t *testing.T) {
 		t.Errorf("field = %+v", ae.Fields[1])
 	}
 
-	seed(e.fake, 2, "app-taken", false)
+	addRemote(e.fake, 2, "app-taken", false)
 	_, err = e.client.CreateService(ctx, ServiceCreate{Name: "app-taken", IPFQDN: "g", Port: 1, ClusterID: 1, Protocol: "tcp", AuthType: "none", HealthCheckInterval: 30})
 	if !errors.Is(err, ErrDuplicate) || !strings.Contains(err.Error(), "400 Bad Request: Service with name 'app-taken' already exists") {
 		t.Fatalf("duplicate: %v", err)
@@ -341,7 +341,7 @@ func TestClusterConfig(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	e.fake.AddService(marchproxytest.Service{Name: "app-b64", IPFQDN: "h", Port: 80, Protocol: "http", AuthType: "base64", ClusterID: 1, IsActive: true, HealthCheckEnabled: true, HealthCheckPath: ptr("/healthz"), HealthCheckInterval: 30, TokenBase64: ptr("base64-token-value")})
-	seed(e.fake, 1, "app-jwt", true)
+	addRemote(e.fake, 1, "app-jwt", true)
 
 	cfg, err := e.client.ClusterConfig(ctx, 1, clusterKey1)
 	if err != nil {

@@ -236,8 +236,8 @@ func TestScenarioPrune(t *testing.T) {
 	if _, _, err := syncCluster(t, e, desired, PlanOptions{ClusterID: 1}); err != nil {
 		t.Fatal(err)
 	}
-	stale := seed(e.fake, 1, "myapp-legacy", true)
-	foreign := seed(e.fake, 1, "otherapp-api", true)
+	stale := addRemote(e.fake, 1, "myapp-legacy", true)
+	foreign := addRemote(e.fake, 1, "otherapp-api", true)
 
 	e.fake.ResetRequests()
 	p, _, err := syncCluster(t, e, desired, PlanOptions{ClusterID: 1, AppName: "myapp"})
