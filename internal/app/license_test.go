@@ -121,3 +121,67 @@ func TestReleaseModeStartUp(t *testing.T) {
 		t.Fatal("release mode started with no licence and no cache")
 	}
 }
+
+func TestAPIKeysAreProfessional(t *testing.T) {
+	srv := licensetest.NewServer(licensetest.Community(licensetest.KeyCommunity), licensetest.Professional(licensetest.KeyProfessional))
+	defer srv.Close()
+	ta := newSQLiteApp(t, licenceEnv(srv, licensetest.KeyProfessional, true))
+	admin := ta.admin()
+	viewer := ta.userWithRole(admin, "v@example.com", "viewer")
+
+	r := ta.call("POST", "/api/v1/apikeys", viewer, map[string]string{"name": "ci"})
+	if r.Status != 201 {
+		t.Fatalf("create key: %d %s", r.Status, r.Body)
+	}
+	key, _ := r.JSON(t)["key"].(string)
+	if !strings.HasPrefix(key, "rk_") {
+		t.Fatalf("key %q", key)
+	}
+	if r := ta.call("GET", "/api/v1/auth/me", key, nil); r.Status != 200 || !strings.Contains(string(r.Body), "v@example.com") {
+		t.Fatalf("me with key: %d %s", r.Status, r.Body)
+	}
+	if r := ta.call("GET", "/api/v1/config", key, nil); r.Status != 403 {
+		t.Errorf("viewer key on config = %d, want 403", r.Status)
+	}
+	if r := ta.call("GET", "/api/v1/apikeys", admin, nil); strings.Contains(string(r.Body), key) || !strings.Contains(string(r.Body), `"name":"ci"`) {
+		t.Errorf("listing shows the secret or misses the key: %s", r.Body)
+	}
+	var stored int
+	if err := ta.DB.QueryRow(`SELECT COUNT(*) FROM api_keys WHERE key_hash = '` + key + `'`).Scan(&stored); err != nil || stored != 0 {
+		t.Errorf("the key is stored in clear (%d, %v)", stored, err)
+	}
+
+	// Downgrading to community stops keys from working and from being made.
+	if r := ta.call("PUT", "/api/v1/config/license_key", admin, map[string]any{"value": licensetest.KeyCommunity}); r.Status != 200 {
+		t.Fatal(r.Status)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for ta.call("GET", "/api/v1/auth/me", key, nil).Status != 403 {
+		if time.Now().After(deadline) {
+			t.Fatal("API key still works after the downgrade")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r = ta.call("POST", "/api/v1/apikeys", admin, map[string]string{"name": "x"})
+	if m := r.JSON(t); r.Status != 403 || m["feature"] != "api_keys" {
+		t.Errorf("create on community = %d %s", r.Status, r.Body)
+	}
+
+	// Back on professional, a revoked key is refused.
+	ta.call("PUT", "/api/v1/config/license_key", admin, map[string]any{"value": licensetest.KeyProfessional})
+	for ta.call("GET", "/api/v1/auth/me", key, nil).Status != 200 {
+		if time.Now().After(deadline.Add(5 * time.Second)) {
+			t.Fatal("API key did not come back with the licence")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r := ta.call("DELETE", "/api/v1/apikeys/1", viewer, nil); r.Status != 200 {
+		t.Fatalf("revoke: %d %s", r.Status, r.Body)
+	}
+	if r := ta.call("GET", "/api/v1/auth/me", key, nil); r.Status != 401 {
+		t.Errorf("revoked key = %d, want 401", r.Status)
+	}
+	if r := ta.call("DELETE", "/api/v1/apikeys/1", viewer, nil); r.Status != 404 {
+		t.Errorf("revoke twice = %d, want 404", r.Status)
+	}
+}

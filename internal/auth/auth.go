@@ -45,6 +45,7 @@ var (
 	ErrInvalid      = errors.New("invalid input")
 	ErrExists       = errors.New("a user with that email already exists")
 	ErrNotFound     = errors.New("user not found")
+	ErrKeyNotFound  = errors.New("API key not found")
 	ErrCredentials  = errors.New("email or password is wrong")
 	ErrUnauthorized = errors.New("not signed in or the session has ended")
 	ErrUnavailable  = errors.New("user database unavailable")
@@ -69,6 +70,8 @@ type Principal struct {
 	Role      Role
 	SessionID string
 	ExpiresAt time.Time
+	// APIKeyID is set when the caller used an API key instead of a session.
+	APIKeyID int64
 }
 
 // Options tune the service; zero values are sensible.

@@ -190,3 +190,64 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
 	s.logger(r).Info("user updated", "event.action", "user_update", "event.outcome", "success", "user.email", u.Email, "actor", p.Email)
 	writeJSON(w, http.StatusOK, map[string]any{"user": viewUser(u)})
 }
+
+func (s *Server) apiKeyRoutes() {
+	s.mux.Handle("GET /api/v1/apikeys", s.require(auth.Viewer, s.feature("api_keys", s.listAPIKeys)))
+	s.mux.Handle("POST /api/v1/apikeys", s.require(auth.Viewer, s.feature("api_keys", s.createAPIKey)))
+	s.mux.Handle("DELETE /api/v1/apikeys/{id}", s.require(auth.Viewer, s.feature("api_keys", s.revokeAPIKey)))
+}
+
+// ownerScope is the user whose keys a caller manages: admins manage all (0).
+func ownerScope(p auth.Principal) int64 {
+	if p.Role == auth.Admin {
+		return 0
+	}
+	return p.UserID
+}
+
+func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) {
+	p, _ := principal(r.Context())
+	keys, err := s.auth.ListAPIKeys(r.Context(), ownerScope(p))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"api_keys": keys})
+}
+
+func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Name string `json:"name"`
+	}
+	if err := decode(w, r, &body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p, _ := principal(r.Context())
+	if p.APIKeyID != 0 {
+		writeError(w, http.StatusForbidden, "an API key cannot create API keys; sign in", nil)
+		return
+	}
+	k, token, err := s.auth.CreateAPIKey(r.Context(), p.UserID, body.Name)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.logger(r).Info("API key created", "event.action", "apikey_create", "event.outcome", "success", "user.email", p.Email, "apikey.prefix", k.Prefix)
+	writeJSON(w, http.StatusCreated, map[string]any{"api_key": k, "key": token,
+		"message": "Store this key now: it is shown once. Send it as Authorization: Bearer <key>."})
+}
+
+func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		writeError(w, http.StatusBadRequest, "the key id must be a positive whole number", nil)
+		return
+	}
+	p, _ := principal(r.Context())
+	if err := s.auth.RevokeAPIKey(r.Context(), id, ownerScope(p)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"message": "API key revoked", "id": id})
+}

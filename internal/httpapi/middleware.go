@@ -185,7 +185,19 @@ func (s *Server) authenticate(r *http.Request) (*http.Request, error) {
 	if token == "" {
 		return r, errorf(http.StatusUnauthorized, "sign in first: send Authorization: Bearer <token> or the session cookie")
 	}
-	p, err := s.auth.Verify(r.Context(), token)
+	var p auth.Principal
+	var err error
+	if auth.IsAPIKey(token) {
+		// API keys are the standards' professional "API keys" feature: a
+		// licence without it stops them working.
+		if !Entitled(s.license, "api_keys") {
+			return r, &apiError{Status: http.StatusForbidden, Msg: "API keys are not included in the current licence",
+				Extra: map[string]any{"feature": "api_keys"}}
+		}
+		p, err = s.auth.VerifyAPIKey(r.Context(), token)
+	} else {
+		p, err = s.auth.Verify(r.Context(), token)
+	}
 	if err != nil {
 		return r, err
 	}

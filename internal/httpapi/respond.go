@@ -67,6 +67,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), auth.ErrInvalid.Error()+": "), nil)
 	case errors.Is(err, auth.ErrExists):
 		writeError(w, http.StatusConflict, err.Error(), nil)
+	case errors.Is(err, auth.ErrKeyNotFound):
+		writeError(w, http.StatusNotFound, "API key not found", nil)
 	case errors.Is(err, auth.ErrNotFound):
 		writeError(w, http.StatusNotFound, "User not found", nil)
 	case errors.Is(err, auth.ErrUnauthorized):

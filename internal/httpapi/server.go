@@ -111,6 +111,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /api/v1/config/{key}/history", s.require(auth.Admin, s.feature("audit_logs", s.configHistory)))
 	s.mux.Handle("GET /api/v1/audit", s.require(auth.Admin, s.feature("audit_logs", s.auditLog)))
 	s.licenseRoutes()
+	s.apiKeyRoutes()
 	s.aiRoutes()
 
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
