@@ -45,6 +45,7 @@ func newRootCmd() *cobra.Command {
 		newConfigCmd(),
 		newUserCmd(),
 		newLicenseCmd(),
+		newMarchProxyCmd(loadMarchProxySettings),
 		newHealthcheckCmd(),
 		newVersionCmd(),
 	)

@@ -36,6 +36,7 @@ type App struct {
 	banner   io.Writer
 	listener net.Listener
 	srv      *http.Server
+	grpcAddr string
 
 	stop    context.CancelFunc
 	loops   sync.WaitGroup
@@ -188,6 +189,11 @@ func (a *App) Start(ctx context.Context) {
 		defer a.loops.Done()
 		a.Config.Watch(ctx, poll, notify)
 	}()
+	if a.Settings.GRPCEnabled {
+		if err := a.startGRPCHealth(ctx); err != nil {
+			a.Log.Error("gRPC health not served", "error", err.Error())
+		}
+	}
 	a.srv = &http.Server{
 		Handler:           a.API.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -31,6 +31,16 @@ type Settings struct {
 	PollInterval  time.Duration
 	// BcryptCost is BCRYPT_COST (default 12): the work factor of password hashes.
 	BcryptCost int
+	// GRPCEnabled (GRPC_ENABLED) serves the gRPC health service on
+	// GRPCPort (GRPC_PORT, default 50051), the path the generated
+	// MarchProxy configuration advertises.
+	GRPCEnabled bool
+	GRPCPort    int
+	// AppHost (APP_HOST) is the name MarchProxy reaches this service by;
+	// empty means the app_name.
+	AppHost string
+	// AppVersion (APP_VERSION) goes into generated MarchProxy metadata.
+	AppVersion string
 	Getenv     func(string) string
 }
 
@@ -63,6 +73,21 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 			return s, fmt.Errorf("SECURE_COOKIES=%q must be true or false", v)
 		}
 		s.SecureCookies = b
+	}
+	s.GRPCPort, s.AppHost, s.AppVersion = 50051, getenv("APP_HOST"), getenv("APP_VERSION")
+	if v := getenv("GRPC_ENABLED"); v != "" {
+		b, ok := config.ParseBool(v)
+		if !ok {
+			return s, fmt.Errorf("GRPC_ENABLED=%q must be true or false", v)
+		}
+		s.GRPCEnabled = b
+	}
+	if v := getenv("GRPC_PORT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 65535 {
+			return s, fmt.Errorf("GRPC_PORT=%q is not a port (0-65535)", v)
+		}
+		s.GRPCPort = n
 	}
 	if v := getenv("BCRYPT_COST"); v != "" {
 		n, err := strconv.Atoi(v)
