@@ -146,8 +146,7 @@ func (m *Manager) HasFeature(name string) bool {
 	if s.allowAll {
 		return true
 	}
-	_, ok := s.features[name]
-	return ok
+	return s.features.has(name)
 }
 
 // Tier returns the effective tier: the licensed tier with a valid licence,

@@ -10,11 +10,11 @@ import (
 // swapped in with one atomic store, and never changed afterwards, so readers
 // need no lock.
 type snapshot struct {
-	allowAll    bool                // development mode: everything is allowed
-	tier        Tier                // effective tier for AtLeast
-	features    map[string]struct{} // effective entitled names, bare and qualified
-	featureTier map[string]Tier     // which tier has a feature, for 403 messages
-	limits      Limits              // effective limits
+	allowAll    bool            // development mode: everything is allowed
+	tier        Tier            // effective tier for AtLeast
+	features    featureSet      // effective entitled names, bare and qualified
+	featureTier map[string]Tier // which tier has a feature, for 403 messages
+	limits      Limits          // effective limits
 	status      Status
 	changed     chan struct{} // closed when a newer snapshot replaces this one
 }
@@ -78,18 +78,15 @@ func buildSnapshot(s Settings, v view, serverURL string, tiers map[string]Tier) 
 
 // entitledSet holds every entitled feature under both of its names, bare
 // (audit_logs) and qualified with the product (rookery.audit_logs), so a
-// lookup is a single map access whichever form the caller or the server used.
-func entitledSet(features []Feature, product string) map[string]struct{} {
-	set := make(map[string]struct{}, 2*len(features))
+// lookup is a single set access whichever form the caller or the server used.
+func entitledSet(features []Feature, product string) featureSet {
+	names := make([]string, 0, 2*len(features))
 	for _, f := range features {
-		if !f.Entitled || f.Name == "" {
-			continue
-		}
-		for _, name := range featureForms(f.Name, product) {
-			set[name] = struct{}{}
+		if f.Entitled && f.Name != "" {
+			names = append(names, featureForms(f.Name, product)...)
 		}
 	}
-	return set
+	return newFeatureSet(names)
 }
 
 // featureForms returns the names a feature answers to for product.

@@ -179,7 +179,7 @@ func TestSnapshotFeatureForms(t *testing.T) {
 		{"", false},
 	}
 	for _, tt := range tests {
-		if _, got := set[tt.name]; got != tt.want {
+		if got := set.has(tt.name); got != tt.want {
 			t.Errorf("entitled %q = %v, want %v", tt.name, got, tt.want)
 		}
 	}
