@@ -40,7 +40,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Clock drives the loop and the expiry checks; nil means the system clock.
 	Clock Clock
-	// Usage gathers the figures for the keepalive; nil sends none.
+	// Usage gathers the figures for the keepalive; nil sends none. Its
+	// context ends after Timeout.
 	Usage func(ctx context.Context) (Usage, error)
 	// Hostname and Version are reported in the keepalive. Hostname
 	// defaults to os.Hostname().
@@ -497,6 +498,13 @@ func (m *Manager) collectUsage(ctx context.Context) (u *Usage) {
 			u = nil
 		}
 	}()
+	// Bounded like a server call, so a stuck callback cannot stall the loop.
+	timeout := m.opts.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	got, err := m.opts.Usage(ctx)
 	if err != nil {
 		m.logger.Warn("licence usage callback failed; sending the keepalive without usage", "error", err.Error())

@@ -593,11 +593,15 @@ func TestUsageCallbackFailures(t *testing.T) {
 	}{
 		{"error", func(context.Context) (license.Usage, error) { return license.Usage{}, errors.New("db down") }},
 		{"panic", func(context.Context) (license.Usage, error) { panic("boom") }},
+		{"stuck", func(ctx context.Context) (license.Usage, error) { <-ctx.Done(); return license.Usage{}, ctx.Err() }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, licensetest.KeyProfessional)
-			m := e.started(e.settings(licensetest.KeyProfessional, true), func(o *license.Options) { o.Usage = tt.usage })
+			m := e.started(e.settings(licensetest.KeyProfessional, true), func(o *license.Options) {
+				o.Usage = tt.usage
+				o.Timeout = 200 * time.Millisecond // bounds the stuck callback
+			})
 			if err := m.SendKeepalive(context.Background()); err != nil {
 				t.Fatalf("SendKeepalive = %v", err)
 			}
