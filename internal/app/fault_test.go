@@ -96,7 +96,9 @@ func auditIndex(records []map[string]any) map[string]int {
 	return out
 }
 
-func auditKey(version int64, value string) string { return strconv.FormatInt(version, 10) + "=" + value }
+func auditKey(version int64, value string) string {
+	return strconv.FormatInt(version, 10) + "=" + value
+}
 
 func etag(version int64) string { return `"v` + strconv.FormatInt(version, 10) + `"` }
 
@@ -272,4 +274,117 @@ func TestConcurrentIfMatchWriters(t *testing.T) {
 			t.Errorf("%d audit records after v%d, want one per acknowledged write (%d)", newer, startVersion, len(acks))
 		}
 	})
+}
+
+// timedCall is send with a measured duration; a transport error fails the
+// test, since the server itself must keep answering.
+func timedCall(t *testing.T, c *http.Client, base, method, path, token string, body any, headers ...string) (reply, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	r, err := send(c, base, method, path, token, body, headers...)
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("%s %s after %v: %v", method, path, took.Round(time.Millisecond), err)
+	}
+	return r, took
+}
+
+// TestDatabaseOutage stops the database under a running server (a proxy in
+// between drops every connection and refuses new ones) and brings it back.
+// During the outage reads are served from the snapshot with a token issued
+// before, writes answer 503 quickly and change nothing, and /readyz says
+// 503; afterwards the server recovers by itself.
+func TestDatabaseOutage(t *testing.T) {
+	const key = "smtp_user"
+	const quick = 3 * time.Second // "answers at once", not after a driver timeout
+	for _, tg := range dbtest.Targets {
+		if tg.Dialect == db.SQLite {
+			continue // embedded: it cannot go away on its own
+		}
+		t.Run(string(tg.Dialect), func(t *testing.T) {
+			s, proxy := dbtest.ViaProxy(t, dbtest.Fresh(t, tg.Dialect))
+			ta := startApp(t, s, nil)
+			client := &http.Client{Timeout: 60 * time.Second}
+			defer client.CloseIdleConnections()
+			token := ta.admin()
+			r := ta.call("PUT", "/api/v1/config/"+key, token, map[string]any{"value": "before"})
+			if r.Status != 200 {
+				t.Fatalf("PUT before the outage: %d %s", r.Status, trim(r.Body))
+			}
+			before, err := etagVersion(r.Header.Get("ETag"))
+			if err != nil {
+				t.Fatalf("ETag %q", r.Header.Get("ETag"))
+			}
+
+			proxy.Cut()
+			var figures []string
+			for round := 1; round <= 2; round++ { // fresh dead connections, then a pool that knows
+				steps := []struct {
+					name, method, path string
+					body               any
+					status             int
+					contains           string
+				}{
+					{"list", "GET", "/api/v1/config", nil, 200, `"value":"before"`},
+					{"get", "GET", "/api/v1/config/" + key, nil, 200, `"value":"before"`},
+					{"put", "PUT", "/api/v1/config/" + key, map[string]any{"value": "during"}, 503, `"error":"the database is unavailable`},
+					{"readyz", "GET", "/readyz", nil, 503, `"database":"unreachable"`},
+				}
+				for _, st := range steps {
+					r, took := timedCall(t, client, ta.URL, st.method, st.path, token, st.body)
+					figures = append(figures, fmt.Sprintf("%s=%d in %v", st.name, r.Status, took.Round(100*time.Microsecond)))
+					if r.Status != st.status || !strings.Contains(string(r.Body), st.contains) {
+						t.Errorf("round %d: %s %s during the outage = %d %s; want %d with %s", round, st.method, st.path, r.Status, trim(r.Body), st.status, st.contains)
+					}
+					if took > quick {
+						t.Errorf("round %d: %s %s took %v during the outage; want under %v", round, st.method, st.path, took, quick)
+					}
+				}
+				if ta.Config.String(key) != "before" {
+					t.Fatalf("the snapshot changed to %q during the outage", ta.Config.String(key))
+				}
+				if round == 1 {
+					t.Logf("outage %s, first requests: %s", tg.Dialect, strings.Join(figures, ", "))
+					figures = nil
+				}
+			}
+			if t.Failed() {
+				logFailures(t, ta)
+			}
+
+			if err := proxy.Restore(); err != nil {
+				t.Fatal(err)
+			}
+			restored := time.Now()
+			for {
+				r, _ := timedCall(t, client, ta.URL, "GET", "/readyz", "", nil)
+				if r.Status == 200 {
+					break
+				}
+				if time.Since(restored) > 15*time.Second {
+					t.Fatalf("/readyz still %d 15s after the database came back: %s", r.Status, trim(r.Body))
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			ready := time.Since(restored)
+			// The first write after recovery succeeds, and If-Match on the
+			// version from before proves the refused write changed nothing.
+			r, took := timedCall(t, client, ta.URL, "PUT", "/api/v1/config/"+key, token, map[string]any{"value": "after"}, "If-Match", etag(before))
+			if r.Status != 200 {
+				logFailures(t, ta)
+				t.Fatalf("first PUT after recovery = %d %s", r.Status, trim(r.Body))
+			}
+			if ta.Config.String(key) != "after" {
+				t.Errorf("snapshot after recovery holds %q", ta.Config.String(key))
+			}
+			for _, a := range history(t, client, ta.URL, token, key) {
+				if nv, _ := a["new_value"].(string); nv == "during" {
+					t.Errorf("the write refused during the outage left an audit record: %v", a)
+				}
+			}
+			line := fmt.Sprintf("outage %s: ready %v after the database came back; first PUT after it took %v", tg.Dialect, ready.Round(time.Millisecond), took.Round(100*time.Microsecond))
+			t.Log(line)
+			fmt.Println(line)
+		})
+	}
 }
