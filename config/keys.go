@@ -62,7 +62,7 @@ func StandardKeys() []Key {
 			Description: "PenguinTech licence key",
 			Rule:        Optional(Regex(`^PENG-[A-Z0-9]{4}(-[A-Z0-9]{4}){4}$`, "a licence key of the shape PENG-XXXX-XXXX-XXXX-XXXX-XXXX"))},
 		{Name: "license_server_url", Type: String, Category: License, Default: "https://license.penguintech.io",
-			Description: "PenguinTech licence server", Rule: URL()},
+			Description: "PenguinTech licence server", Rule: SecureURL()},
 		{Name: "product_name", Type: String, Category: License, Default: "rookery",
 			Description: "Product name sent to the licence server", Rule: Regex(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`, "letters, digits, dots, hyphens and underscores")},
 		{Name: "release_mode", Type: Boolean, Category: License, Default: "false",

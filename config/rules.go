@@ -56,6 +56,26 @@ func URL(schemes ...string) Rule {
 	}}
 }
 
+// SecureURL accepts an https URL, or plain http only to this machine
+// (localhost, loopback addresses), for servers that receive secrets.
+func SecureURL() Rule {
+	base := URL()
+	return ruleFunc{"an https URL (http only for localhost)", func(v string) error {
+		if err := base.Check(v); err != nil {
+			return err
+		}
+		u, _ := url.Parse(v)
+		if strings.EqualFold(u.Scheme, "https") {
+			return nil
+		}
+		h := u.Hostname()
+		if ip := net.ParseIP(h); strings.EqualFold(h, "localhost") || (ip != nil && ip.IsLoopback()) {
+			return nil
+		}
+		return errors.New("must use https (plain http is accepted only for localhost)")
+	}}
+}
+
 // EmailAddress accepts a bare address (no display name).
 func EmailAddress() Rule {
 	return ruleFunc{"an email address", func(v string) error {
