@@ -21,6 +21,7 @@ import (
 	"github.com/rookery/rookery/internal/teams"
 	"github.com/rookery/rookery/license"
 	"github.com/rookery/rookery/waddleai"
+	"github.com/rookery/rookery/web"
 )
 
 // App is a running rookery server.
@@ -83,7 +84,7 @@ func New(ctx context.Context, s Settings, log *slog.Logger, o Options) (*App, er
 	a.registerConfigMetrics()
 	a.API = httpapi.New(httpapi.Deps{
 		Config: core.Config, Auth: core.Auth, DB: core.DB, License: a.License, Teams: a.Teams, AI: a.AI, Log: log, Registry: a.Registry,
-		Throttle: auth.NewThrottle(nil), SecureCookies: s.SecureCookies, OnRequest: a.logRequest,
+		Throttle: auth.NewThrottle(nil), SecureCookies: s.SecureCookies, OnRequest: a.logRequest, UI: web.Handler(),
 	})
 	a.watchLogLevel()
 	return a, nil

@@ -42,6 +42,8 @@ type Deps struct {
 	SecureCookies bool
 	// OnRequest, when set, is told about every handled request.
 	OnRequest func(RequestRecord)
+	// UI serves the web interface for every path outside /api/.
+	UI http.Handler
 }
 
 // Server holds the routes.
@@ -76,6 +78,16 @@ func New(d Deps) *Server {
 		s.ai = &aiPart{client: d.AI, metrics: newAIMetrics(d.Registry)}
 	}
 	s.routes()
+	if d.UI != nil {
+		s.mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				w.Header().Set("Allow", "GET, HEAD")
+				writeError(w, http.StatusMethodNotAllowed, "method not allowed", nil)
+				return
+			}
+			d.UI.ServeHTTP(w, r)
+		}))
+	}
 	return s
 }
 
