@@ -175,11 +175,15 @@ func (s *Shipper) Reconfigure(cfg Config) error {
 		return err
 	}
 	s.buf.setLimit(st.cfg.BufferSize)
+	// A new target starts with a clean record; the same target keeps its
+	// open circuit, which only a successful probe may close.
 	if st.logsURL != old.logsURL || st.batchURL != old.batchURL || st.cfg.Mode != old.cfg.Mode {
 		s.logCircuit.reset()
+		s.stats.lastFailed.Store(false)
 	}
 	if st.metricsURL != old.metricsURL || st.cfg.Mode != old.cfg.Mode {
 		s.metricCircuit.reset()
+		s.stats.lastFailed.Store(false)
 	}
 	s.cur.Store(st)
 	select {

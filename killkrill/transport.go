@@ -209,7 +209,9 @@ func (s *Shipper) send(st *settings, c *circuit, name, url string, body []byte) 
 			return nil
 		}
 		if !retry {
-			c.success() // it answered: it is reachable
+			if ctx.Err() == nil {
+				c.success() // it answered, so it is reachable
+			}
 			return err
 		}
 		if attempt >= max(st.cfg.MaxRetries, 0) || !c.allow() || !sleep(ctx, backoff(st.cfg.RetryBackoff, attempt)) {

@@ -400,6 +400,7 @@ func (r *Receiver) postBatch(w http.ResponseWriter, req *http.Request) {
 		writeServerError(w, fmt.Errorf("batch body: %w", err))
 		return
 	}
+	header := req.Header.Clone() // shared, read-only, by every entry of the batch
 	logs := make([]Log, 0, len(batch.Logs))
 	for i, raw := range batch.Logs {
 		l, err := parseLog(raw)
@@ -407,7 +408,7 @@ func (r *Receiver) postBatch(w http.ResponseWriter, req *http.Request) {
 			writeServerError(w, fmt.Errorf("logs[%d]: %w", i, err))
 			return
 		}
-		l.Header = req.Header.Clone()
+		l.Header = header
 		logs = append(logs, l)
 	}
 	metrics := make([]Metric, 0, len(batch.Metrics))
@@ -417,7 +418,7 @@ func (r *Receiver) postBatch(w http.ResponseWriter, req *http.Request) {
 			writeServerError(w, fmt.Errorf("metrics[%d]: %w", i, err))
 			return
 		}
-		m.Header = req.Header.Clone()
+		m.Header = header
 		metrics = append(metrics, m)
 	}
 	r.mu.Lock()
