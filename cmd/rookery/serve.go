@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rookery/rookery/internal/app"
+	"github.com/rookery/rookery/killkrill"
 )
 
 func newServeCmd() *cobra.Command {
@@ -19,12 +21,25 @@ func newServeCmd() *cobra.Command {
 		Short: "Run the server (HTTP_PORT, default 8080; embedded SQLite under ./data unless DATABASE_URL or DB_TYPE say otherwise)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, level := newLogger()
+			// Logs go through the KillKrill handler from the first line: the
+			// shipper starts disabled (local ECS JSON on stderr) and follows
+			// the killkrill_* keys once the configuration is loaded.
+			level := new(slog.LevelVar)
+			sh, err := killkrill.New(killkrill.Config{ServiceName: "rookery", Fallback: os.Stderr})
+			if err != nil {
+				return err
+			}
+			log := slog.New(killkrill.NewHandler(sh, &killkrill.HandlerOptions{Level: level}))
+			defer func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				_ = sh.Shutdown(ctx)
+			}()
 			s, err := app.SettingsFromEnv(os.Getenv)
 			if err != nil {
 				return err
 			}
-			a, err := app.New(cmd.Context(), s, log, app.Options{Level: level, Banner: os.Stdout, Version: version})
+			a, err := app.New(cmd.Context(), s, log, app.Options{Level: level, Banner: os.Stdout, Version: version, Shipper: sh})
 			if err != nil {
 				return err
 			}

@@ -19,6 +19,7 @@ import (
 	"github.com/rookery/rookery/internal/auth"
 	"github.com/rookery/rookery/internal/httpapi"
 	"github.com/rookery/rookery/internal/teams"
+	"github.com/rookery/rookery/killkrill"
 	"github.com/rookery/rookery/license"
 	"github.com/rookery/rookery/waddleai"
 	"github.com/rookery/rookery/web"
@@ -32,6 +33,9 @@ type App struct {
 	License  *license.Manager
 	Teams    *teams.Store
 	AI       *waddleai.Client
+	// Shipper ships logs and metrics to KillKrill; nil when the process
+	// logs locally only (operator commands, some tests).
+	Shipper *killkrill.Shipper
 
 	level    *slog.LevelVar
 	banner   io.Writer
@@ -51,8 +55,11 @@ type Options struct {
 	// Banner receives the one-time first-admin password (stdout), never
 	// the structured log.
 	Banner io.Writer
-	// Version is reported to the licence server and by /api/v1/version.
+	// Version is reported to the licence server.
 	Version string
+	// Shipper, when set, is the KillKrill shipper behind the logger; the
+	// app follows the killkrill_* keys with it.
+	Shipper *killkrill.Shipper
 }
 
 // New opens everything, bootstraps the configuration from the environment
@@ -62,7 +69,7 @@ func New(ctx context.Context, s Settings, log *slog.Logger, o Options) (*App, er
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Core: core, level: o.Level, banner: o.Banner}
+	a := &App{Core: core, level: o.Level, banner: o.Banner, Shipper: o.Shipper}
 	if a.banner == nil {
 		a.banner = io.Discard
 	}
@@ -85,8 +92,10 @@ func New(ctx context.Context, s Settings, log *slog.Logger, o Options) (*App, er
 	a.API = httpapi.New(httpapi.Deps{
 		Config: core.Config, Auth: core.Auth, DB: core.DB, License: a.License, Teams: a.Teams, AI: a.AI, Log: log, Registry: a.Registry,
 		Throttle: auth.NewThrottle(nil), SecureCookies: s.SecureCookies, OnRequest: a.logRequest, UI: web.Handler(),
+		Integrations: a.integrations, KillKrill: a.killkrillReport,
 	})
 	a.watchLogLevel()
+	a.followKillKrill()
 	return a, nil
 }
 
@@ -162,6 +171,7 @@ func (a *App) logRequest(rec httpapi.RequestRecord) {
 		slog.String("url.path", rec.Path), slog.Int("http.response.status_code", rec.Status),
 		slog.Float64("duration_ms", float64(rec.Duration.Microseconds())/1000), slog.String("user.email", rec.User),
 		slog.String("source.ip", rec.ClientIP))
+	a.shipRequest(rec)
 }
 
 // Listen binds the HTTP address; Addr tells where (useful with port 0).
@@ -185,10 +195,14 @@ func (a *App) Start(ctx context.Context) {
 	if notify != nil && poll < 5*time.Second {
 		poll = 5 * time.Second // LISTEN/NOTIFY carries changes; polling is the safety net
 	}
-	a.loops.Add(1)
+	a.loops.Add(2)
 	go func() {
 		defer a.loops.Done()
 		a.Config.Watch(ctx, poll, notify)
+	}()
+	go func() {
+		defer a.loops.Done()
+		a.businessMetrics(ctx)
 	}()
 	if a.Settings.GRPCEnabled {
 		if err := a.startGRPCHealth(ctx); err != nil {

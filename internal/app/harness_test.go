@@ -60,6 +60,13 @@ func startApp(t testing.TB, s db.Settings, env map[string]string) *testApp {
 // tryStartApp is startApp for tests that expect start-up to fail.
 func tryStartApp(t testing.TB, s db.Settings, env map[string]string) (*testApp, error) {
 	t.Helper()
+	return launch(t, s, env, nil)
+}
+
+// launch starts a server; wire, when set, builds the logger and options
+// (for tests that ship logs through KillKrill).
+func launch(t testing.TB, s db.Settings, env map[string]string, wire func(logs io.Writer) (*slog.Logger, Options)) (*testApp, error) {
+	t.Helper()
 	vars := map[string]string{"ADMIN_EMAIL": adminEmail, "ADMIN_PASSWORD": adminPassword}
 	for k, v := range env {
 		vars[k] = v
@@ -82,7 +89,11 @@ func tryStartApp(t testing.TB, s db.Settings, env map[string]string) (*testApp, 
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := New(context.Background(), settings, log, Options{Version: "test"})
+	opts := Options{Version: "test"}
+	if wire != nil {
+		log, opts = wire(logs)
+	}
+	a, err := New(context.Background(), settings, log, opts)
 	if err != nil {
 		return nil, err
 	}

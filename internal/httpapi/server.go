@@ -44,6 +44,10 @@ type Deps struct {
 	OnRequest func(RequestRecord)
 	// UI serves the web interface for every path outside /api/.
 	UI http.Handler
+	// Integrations and KillKrill report the outside services' state for
+	// GET /api/v1/integrations and /api/v1/integrations/killkrill.
+	Integrations func(context.Context) map[string]any
+	KillKrill    func(context.Context) map[string]any
 }
 
 // Server holds the routes.
@@ -78,6 +82,15 @@ func New(d Deps) *Server {
 		s.ai = &aiPart{client: d.AI, metrics: newAIMetrics(d.Registry)}
 	}
 	s.routes()
+	for path, f := range map[string]func(context.Context) map[string]any{
+		"GET /api/v1/integrations": d.Integrations, "GET /api/v1/integrations/killkrill": d.KillKrill} {
+		if f == nil {
+			continue
+		}
+		s.mux.Handle(path, s.require(auth.Admin, func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusOK, f(r.Context()))
+		}))
+	}
 	if d.UI != nil {
 		s.mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method != http.MethodGet && r.Method != http.MethodHead {

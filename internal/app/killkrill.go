@@ -1,0 +1,163 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/rookery/rookery/config"
+	"github.com/rookery/rookery/internal/httpapi"
+	"github.com/rookery/rookery/killkrill"
+	"github.com/rookery/rookery/marchproxy"
+)
+
+var killkrillKeys = []string{"killkrill_enabled", "killkrill_api_url", "killkrill_metrics_url", "killkrill_grpc_url",
+	"killkrill_client_id", "killkrill_client_secret", "killkrill_mode", "killkrill_flush_interval"}
+
+// KillKrillConfig turns the killkrill_* keys into shipper settings, on top
+// of base (which carries what the keys do not name: fallback, buffer...).
+func KillKrillConfig(c *config.Config, base killkrill.Config) killkrill.Config {
+	cfg := base
+	cfg.Enabled = c.Bool("killkrill_enabled")
+	cfg.LogURL = c.String("killkrill_api_url")
+	cfg.MetricsURL = c.String("killkrill_metrics_url")
+	cfg.GRPCURL = c.String("killkrill_grpc_url")
+	cfg.ClientID = c.String("killkrill_client_id")
+	cfg.ClientSecret = killkrill.NewSecret(c.Secret("killkrill_client_secret").Reveal())
+	cfg.Mode = killkrill.Mode(c.String("killkrill_mode"))
+	cfg.FlushInterval = c.Duration("killkrill_flush_interval")
+	if cfg.ServiceName == "" {
+		cfg.ServiceName = c.String("app_name")
+	}
+	return cfg
+}
+
+// followKillKrill applies the killkrill_* keys now and on every change, so
+// shipping can be switched on, off or moved without a restart.
+func (a *App) followKillKrill() {
+	sh := a.Shipper
+	if sh == nil {
+		return
+	}
+	apply := func() {
+		if err := sh.Reconfigure(KillKrillConfig(a.Config, sh.Config())); err != nil {
+			a.Log.Warn("KillKrill settings refused; keeping the previous ones", "error", err.Error())
+		}
+	}
+	apply()
+	a.cancels = append(a.cancels, a.Config.Subscribe(func(config.Change) { apply() }, killkrillKeys...))
+}
+
+// shipRequest records the standards' API metrics for one request.
+func (a *App) shipRequest(rec httpapi.RequestRecord) {
+	if a.Shipper == nil {
+		return
+	}
+	labels := map[string]string{"method": rec.Method, "route": rec.Route, "status": strconv.Itoa(rec.Status)}
+	_ = a.Shipper.Counter(killkrill.MetricHTTPRequestsTotal, 1, labels)
+	_ = a.Shipper.Histogram(killkrill.MetricHTTPRequestDuration, float64(rec.Duration.Microseconds())/1000, labels)
+	if rec.RequestSize > 0 {
+		_ = a.Shipper.Histogram(killkrill.MetricHTTPRequestSize, float64(rec.RequestSize), labels)
+	}
+}
+
+// businessMetrics reports the standards' business and system gauges once a
+// minute while shipping is on.
+func (a *App) businessMetrics(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if a.Shipper == nil || !a.Shipper.Stats().Enabled {
+			continue
+		}
+		if n, err := a.Auth.Count(ctx); err == nil {
+			_ = a.Shipper.Gauge(killkrill.MetricUsersActive, float64(n), nil)
+		}
+		if n, err := a.Teams.Count(ctx); err == nil {
+			_ = a.Shipper.Gauge(killkrill.MetricTeamsTotal, float64(n), nil)
+		}
+		_ = a.Shipper.Gauge(killkrill.MetricDBPoolUsed, float64(a.DB.Stats().InUse), nil)
+	}
+}
+
+// killkrillReport is GET /api/v1/integrations/killkrill.
+func (a *App) killkrillReport(ctx context.Context) map[string]any {
+	if a.Shipper == nil {
+		return map[string]any{"enabled": false, "note": "this process logs locally only"}
+	}
+	st := a.Shipper.Stats()
+	cfg := a.Shipper.Config()
+	out := map[string]any{"enabled": st.Enabled, "mode": st.Mode, "log_url": cfg.LogURL,
+		"metrics_url": metricsURL(cfg), "stats": st, "healthy": st.Healthy}
+	if st.Enabled {
+		hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		if err := a.Shipper.Health(hctx); err != nil {
+			out["healthy"], out["health_error"] = false, err.Error()
+		}
+	}
+	return out
+}
+
+func metricsURL(c killkrill.Config) string {
+	if c.MetricsURL != "" {
+		return c.MetricsURL
+	}
+	return killkrill.DefaultMetricsURL(c.LogURL)
+}
+
+// integrations is GET /api/v1/integrations: the state of every outside
+// service rookery talks to.
+func (a *App) integrations(ctx context.Context) map[string]any {
+	out := map[string]any{"killkrill": a.killkrillReport(ctx)}
+	wa := map[string]any{"url": a.Config.String("waddleai_url"), "reachable": false}
+	if a.AI != nil {
+		hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := a.AI.Health(hctx)
+		cancel()
+		wa["reachable"] = err == nil
+		if err != nil {
+			wa["error"] = err.Error()
+		}
+	}
+	out["waddleai"] = wa
+	lurl := a.Config.String("license_server_url")
+	ls := map[string]any{"url": lurl, "reachable": false}
+	if err := reachable(ctx, lurl); err != nil {
+		ls["error"] = err.Error()
+	} else {
+		ls["reachable"] = true
+	}
+	out["license_server"] = ls
+	mp := MarchProxySettings(a.Config, a.Settings)
+	m := map[string]any{"api": mp.API, "cluster_id": mp.ClusterID}
+	if gen, err := marchproxy.Generate(mp.App, marchproxy.Extras{}); err != nil {
+		m["error"] = err.Error()
+	} else {
+		m["services"], m["mappings"] = gen.Services.Services, gen.Mappings.Mappings
+	}
+	out["marchproxy"] = m
+	return out
+}
+
+// reachable says whether anything answers HTTP at u (any status counts).
+func reachable(ctx context.Context, u string) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
