@@ -106,6 +106,9 @@ type knownSession struct {
 
 const sessionRecheck = 5 * time.Second
 
+// sessionCheckTimeout bounds the session lookup of one request.
+const sessionCheckTimeout = 2 * time.Second
+
 // New builds the service. signingKey signs access tokens; every replica
 // must share it (see LoadSigningKey).
 func New(d *db.DB, signingKey []byte, o Options) *Service {
@@ -423,8 +426,13 @@ func (s *Service) Verify(ctx context.Context, token string) (Principal, error) {
 	var p Principal
 	var revoked bool
 	var role string
-	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT s.user_id, u.email, u.role, s.expires_at, s.revoked
+	// A database that stops answering (a partition, a frozen server) must
+	// not hold every request until the driver gives up: past this bound the
+	// signed claims are trusted, as for any other database error.
+	qctx, cancel := context.WithTimeout(ctx, sessionCheckTimeout)
+	err := s.db.QueryRowContext(qctx, s.db.Rebind(`SELECT s.user_id, u.email, u.role, s.expires_at, s.revoked
 		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`), c.ID).Scan(&p.UserID, &p.Email, &role, &p.ExpiresAt, &revoked)
+	cancel()
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return Principal{}, ErrUnauthorized

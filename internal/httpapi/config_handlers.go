@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -153,6 +154,8 @@ func valueText(raw json.RawMessage, t config.Type) (string, error) {
 }
 
 func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) {
+	r, cancel := withDBTimeout(r)
+	defer cancel()
 	key := r.PathValue("key")
 	cur, ok := s.lookup(key)
 	if !ok {
@@ -178,13 +181,12 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) {
 	}
 	p, _ := principal(r.Context())
 	e, err := s.cfg.Store().Set(r.Context(), key, text, want, config.Origin{Actor: p.Email, RequestID: requestID(r.Context()), ClientIP: clientIP(r)})
+	s.track(r, "config_update", err, "config.key", key, "config.version", e.Version)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	s.reload(r)
-	s.logger(r).Info("config changed", "event.action", "config_update", "event.outcome", "success",
-		"config.key", key, "config.version", e.Version, "user.email", p.Email)
 	v, _ := s.lookup(key)
 	vw := view(v)
 	if vw.Version != e.Version { // the reload lost a race with the database; answer from the write
@@ -197,6 +199,8 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteConfig(w http.ResponseWriter, r *http.Request) {
+	r, cancel := withDBTimeout(r)
+	defer cancel()
 	key := r.PathValue("key")
 	want, err := ifMatch(r)
 	if err != nil {
@@ -204,13 +208,24 @@ func (s *Server) deleteConfig(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, _ := principal(r.Context())
-	if err := s.cfg.Store().Delete(r.Context(), key, want, config.Origin{Actor: p.Email, RequestID: requestID(r.Context()), ClientIP: clientIP(r)}); err != nil {
+	err = s.cfg.Store().Delete(r.Context(), key, want, config.Origin{Actor: p.Email, RequestID: requestID(r.Context()), ClientIP: clientIP(r)})
+	s.track(r, "config_delete", err, "config.key", key)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	s.reload(r)
-	s.logger(r).Info("config deleted", "event.action", "config_delete", "event.outcome", "success", "config.key", key, "user.email", p.Email)
 	writeJSON(w, http.StatusOK, map[string]string{"message": "Configuration deleted successfully", "key": key})
+}
+
+// dbTimeout bounds the database work of one config request: when the
+// database stops answering (a partition, a frozen server) the client gets
+// a 503 in seconds instead of waiting on the driver indefinitely.
+const dbTimeout = 5 * time.Second
+
+func withDBTimeout(r *http.Request) (*http.Request, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(r.Context(), dbTimeout)
+	return r.WithContext(ctx), cancel
 }
 
 // reload brings the local snapshot up to date after a write, so the
@@ -222,6 +237,8 @@ func (s *Server) reload(r *http.Request) {
 }
 
 func (s *Server) configHistory(w http.ResponseWriter, r *http.Request) {
+	r, cancel := withDBTimeout(r)
+	defer cancel()
 	key := r.PathValue("key")
 	if _, ok := s.lookup(key); !ok {
 		writeError(w, http.StatusNotFound, "Configuration not found", nil)
@@ -249,6 +266,8 @@ func (s *Server) configHistory(w http.ResponseWriter, r *http.Request) {
 
 // auditLog lists the most recent configuration changes across all keys.
 func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) {
+	r, cancel := withDBTimeout(r)
+	defer cancel()
 	limit := 100
 	if l := r.URL.Query().Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
