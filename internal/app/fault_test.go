@@ -388,3 +388,93 @@ func TestDatabaseOutage(t *testing.T) {
 		})
 	}
 }
+
+// TestDatabaseStalled freezes the database instead of stopping it: the
+// proxy keeps every connection open but passes nothing, as in a network
+// partition, where no error ever comes back and only timeouts help. Reads
+// must still be served from the snapshot (a session the server has not
+// checked yet included), writes must fail with 503 within seconds, and the
+// server must recover when the database answers again.
+func TestDatabaseStalled(t *testing.T) {
+	const key = "smtp_user"
+	const bound = 10 * time.Second // the server's own database deadlines are 2 s and 5 s
+	for _, tg := range dbtest.Targets {
+		if tg.Dialect == db.SQLite {
+			continue
+		}
+		t.Run(string(tg.Dialect), func(t *testing.T) {
+			s, proxy := dbtest.ViaProxy(t, dbtest.Fresh(t, tg.Dialect))
+			t.Parallel() // most of the time is spent waiting on timeouts
+			ta := startApp(t, s, nil)
+			client := &http.Client{Timeout: 60 * time.Second}
+			defer client.CloseIdleConnections()
+			if r := ta.call("PUT", "/api/v1/config/"+key, ta.admin(), map[string]any{"value": "before"}); r.Status != 200 {
+				t.Fatalf("PUT before the stall: %d %s", r.Status, trim(r.Body))
+			}
+			// A token never used yet: its session must be checked against
+			// the database, which will not answer.
+			token := ta.admin()
+
+			proxy.Stall()
+			var figures []string
+			steps := []struct {
+				name, method, path string
+				body               any
+				status             int
+				contains           string
+			}{
+				{"get", "GET", "/api/v1/config/" + key, nil, 200, `"value":"before"`},
+				{"put", "PUT", "/api/v1/config/" + key, map[string]any{"value": "during"}, 503, `"error":"the database is unavailable`},
+				{"readyz", "GET", "/readyz", nil, 503, `"database":"unreachable"`},
+			}
+			for _, st := range steps {
+				r, took := timedCall(t, client, ta.URL, st.method, st.path, token, st.body)
+				figures = append(figures, fmt.Sprintf("%s=%d in %v", st.name, r.Status, took.Round(time.Millisecond)))
+				if r.Status != st.status || !strings.Contains(string(r.Body), st.contains) {
+					t.Errorf("%s %s while stalled = %d %s; want %d with %s", st.method, st.path, r.Status, trim(r.Body), st.status, st.contains)
+				}
+				if took > bound {
+					t.Errorf("%s %s took %v while stalled; want under %v", st.method, st.path, took, bound)
+				}
+			}
+			if ta.Config.String(key) != "before" {
+				t.Errorf("the snapshot changed to %q while stalled", ta.Config.String(key))
+			}
+
+			if err := proxy.Restore(); err != nil {
+				t.Fatal(err)
+			}
+			restored := time.Now()
+			for {
+				r, _ := timedCall(t, client, ta.URL, "GET", "/readyz", "", nil)
+				if r.Status == 200 {
+					break
+				}
+				if time.Since(restored) > 15*time.Second {
+					t.Fatalf("/readyz still %d 15s after the database answered again", r.Status)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			r, took := timedCall(t, client, ta.URL, "PUT", "/api/v1/config/"+key, token, map[string]any{"value": "after"})
+			if r.Status != 200 {
+				logFailures(t, ta)
+				t.Fatalf("first PUT after the stall = %d %s", r.Status, trim(r.Body))
+			}
+			// The write refused for its deadline may still have reached the
+			// database once the held bytes flowed: then it is a committed,
+			// audited version like any other, never a half-write.
+			res, err := decodePut(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			records := history(t, client, ta.URL, token, key)
+			if len(records) != int(res.Config.Version) {
+				t.Errorf("%d audit records for a key at v%d", len(records), res.Config.Version)
+			}
+			line := fmt.Sprintf("stall %s: %s; ready %v after the database answered again; first PUT took %v",
+				tg.Dialect, strings.Join(figures, ", "), time.Since(restored).Round(time.Millisecond), took.Round(time.Millisecond))
+			t.Log(line)
+			fmt.Println(line)
+		})
+	}
+}

@@ -23,8 +23,11 @@ type Proxy struct {
 	mu    sync.Mutex
 	ln    net.Listener
 	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
-	done  bool
+	// stalled, when not nil, holds every byte and new connection until it
+	// is closed by Restore.
+	stalled chan struct{}
+	wg      sync.WaitGroup
+	done    bool
 }
 
 // NewProxy listens on a free loopback port and forwards to target
@@ -85,11 +88,42 @@ func (p *Proxy) Cut() {
 	p.mu.Unlock()
 }
 
-// Restore listens again on the same port after Cut. The port is retried
-// for a short while, since the kernel may not hand it back at once.
+// Stall keeps every connection open but passes no more bytes, and holds
+// new connections without answering: a network partition or a frozen
+// server, which clients only notice through their own timeouts.
+func (p *Proxy) Stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stalled == nil {
+		p.stalled = make(chan struct{})
+	}
+}
+
+// gate blocks while the proxy is stalled; false means the connection
+// should end.
+func (p *Proxy) gate(c net.Conn) bool {
+	p.mu.Lock()
+	g := p.stalled
+	p.mu.Unlock()
+	if g != nil {
+		<-g
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, open := p.conns[c]
+	return open
+}
+
+// Restore ends a Stall, passing on what was held, and listens again on
+// the same port after Cut. The port is retried for a short while, since
+// the kernel may not hand it back at once.
 func (p *Proxy) Restore() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.stalled != nil {
+		close(p.stalled)
+		p.stalled = nil
+	}
 	if p.done {
 		return errors.New("proxy is closed")
 	}
@@ -112,6 +146,10 @@ func (p *Proxy) Restore() error {
 func (p *Proxy) Close() {
 	p.mu.Lock()
 	p.done = true
+	if p.stalled != nil {
+		close(p.stalled)
+		p.stalled = nil
+	}
 	p.mu.Unlock()
 	p.Cut()
 	p.wg.Wait()
@@ -166,6 +204,9 @@ func (p *Proxy) forward(ln net.Listener, client net.Conn) {
 		return
 	}
 	defer p.untrack(client)
+	if !p.gate(client) {
+		return
+	}
 	server, err := net.DialTimeout("tcp", p.target, 5*time.Second)
 	if err != nil {
 		return
@@ -177,8 +218,17 @@ func (p *Proxy) forward(ln net.Listener, client net.Conn) {
 	defer p.untrack(server)
 	done := make(chan struct{}, 2)
 	pipe := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
-		done <- struct{}{}
+		defer func() { done <- struct{}{} }()
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 && (!p.gate(src) || !writeAll(dst, buf[:n])) {
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
 	}
 	go pipe(server, client)
 	go pipe(client, server)
@@ -187,4 +237,9 @@ func (p *Proxy) forward(ln net.Listener, client net.Conn) {
 	client.Close()
 	server.Close()
 	<-done
+}
+
+func writeAll(w io.Writer, b []byte) bool {
+	_, err := w.Write(b)
+	return err == nil
 }

@@ -113,3 +113,47 @@ func TestViaProxyRewritesURL(t *testing.T) {
 		}
 	}
 }
+
+func TestProxyStall(t *testing.T) {
+	p := NewProxy(t, echoServer(t))
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	roundTrip(t, c, r, "hello")
+
+	p.Stall()
+	if _, err := c.Write([]byte("held\n")); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if got, err := r.ReadString('\n'); err == nil {
+		t.Fatalf("a stalled proxy passed %q", got)
+	}
+	// New connections are taken but not answered.
+	c2, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatalf("dial while stalled: %v", err)
+	}
+	defer c2.Close()
+	r2 := bufio.NewReader(c2)
+	c2.Write([]byte("queued\n"))
+	c2.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if got, err := r2.ReadString('\n'); err == nil {
+		t.Fatalf("a stalled proxy answered a new connection with %q", got)
+	}
+
+	if err := p.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if got, err := r.ReadString('\n'); err != nil || got != "held\n" {
+		t.Fatalf("after Restore read %q, %v; want the held line", got, err)
+	}
+	c2.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if got, err := r2.ReadString('\n'); err != nil || got != "queued\n" {
+		t.Fatalf("after Restore the new connection read %q, %v", got, err)
+	}
+}
