@@ -52,7 +52,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, auth.ErrCredentials) {
 		s.throttle.Fail(accountKey, max)
 		s.throttle.Fail(ipKey, max*4)
-		s.logger(r).Warn("sign-in failed", "event.action", "login", "event.outcome", "failure", "source.ip", clientIP(r))
+		s.track(r, "login", err, "source.ip", clientIP(r))
 		writeError(w, http.StatusUnauthorized, "email or password is wrong", nil)
 		return
 	}
@@ -68,7 +68,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", Expires: exp, MaxAge: int(time.Until(exp).Seconds()),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secure || r.TLS != nil})
-	s.logger(r).Info("signed in", "event.action", "login", "event.outcome", "success", "user.id", u.ID, "user.email", u.Email, "source.ip", clientIP(r))
+	s.track(r, "login", nil, "user.id", u.ID, "user.name", u.Email, "source.ip", clientIP(r))
 	writeJSON(w, http.StatusOK, map[string]any{
 		"access_token": token, "token_type": "Bearer", "expires_at": exp, "expires_in": int(time.Until(exp).Seconds()),
 		"user": viewUser(u),
@@ -133,12 +133,11 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := s.auth.Create(r.Context(), body.Email, body.Password, role)
+	s.track(r, "user_create", err, "user.target.name", body.Email, "user.target.roles", string(role))
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	p, _ := principal(r.Context())
-	s.logger(r).Info("user created", "event.action", "user_create", "event.outcome", "success", "user.email", u.Email, "user.roles", string(u.Role), "actor", p.Email)
 	writeJSON(w, http.StatusCreated, map[string]any{"user": viewUser(u)})
 }
 
@@ -170,13 +169,16 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
 		if err == nil {
 			err = s.auth.SetRole(r.Context(), u.Email, role)
 		}
+		s.track(r, "user_set_role", err, "user.target.name", u.Email, "user.target.roles", *body.Role)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
 	}
 	if body.Password != nil {
-		if err := s.auth.SetPassword(r.Context(), u.Email, *body.Password); err != nil {
+		err := s.auth.SetPassword(r.Context(), u.Email, *body.Password)
+		s.track(r, "user_set_password", err, "user.target.name", u.Email)
+		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
@@ -186,8 +188,6 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	p, _ := principal(r.Context())
-	s.logger(r).Info("user updated", "event.action", "user_update", "event.outcome", "success", "user.email", u.Email, "actor", p.Email)
 	writeJSON(w, http.StatusOK, map[string]any{"user": viewUser(u)})
 }
 
@@ -233,7 +233,7 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.logger(r).Info("API key created", "event.action", "apikey_create", "event.outcome", "success", "user.email", p.Email, "apikey.prefix", k.Prefix)
+	s.track(r, "apikey_create", nil, "apikey.prefix", k.Prefix)
 	writeJSON(w, http.StatusCreated, map[string]any{"api_key": k, "key": token,
 		"message": "Store this key now: it is shown once. Send it as Authorization: Bearer <key>."})
 }

@@ -125,3 +125,18 @@ func decode(w http.ResponseWriter, r *http.Request, dst any) error {
 func (s *Server) logger(r *http.Request) *slog.Logger {
 	return s.log.With("request_id", requestID(r.Context()))
 }
+
+// track logs the outcome of a named action (the standards' track_action):
+// event.action and event.outcome, plus the error text on failure. attrs
+// must not carry secrets.
+func (s *Server) track(r *http.Request, action string, err error, attrs ...any) {
+	attrs = append(attrs, "event.action", action)
+	if p, ok := principal(r.Context()); ok {
+		attrs = append(attrs, "user.email", p.Email)
+	}
+	if err != nil {
+		s.logger(r).Warn(action+" failed", append(attrs, "event.outcome", "failure", "error.message", err.Error())...)
+		return
+	}
+	s.logger(r).Info(action, append(attrs, "event.outcome", "success")...)
+}
