@@ -157,7 +157,7 @@ func (s Settings) Target() (driver string, d Dialect, dsn string, err error) {
 func parseURL(raw string) (string, Dialect, string, error) {
 	scheme, rest, ok := strings.Cut(raw, ":")
 	if !ok {
-		return "", "", "", errors.New("DATABASE_URL must start with postgres://, mysql:// or sqlite:")
+		return "", "", "", errors.New("DATABASE_URL must start with postgres://, mysql:// or sqlite: (for example sqlite:data/rookery.db)")
 	}
 	switch strings.ToLower(scheme) {
 	case "postgres", "postgresql":
@@ -189,7 +189,7 @@ func parseURL(raw string) (string, Dialect, string, error) {
 		}
 		return "sqlite", SQLite, sqliteDSN(path), nil
 	}
-	return "", "", "", fmt.Errorf("DATABASE_URL scheme %q is not supported: use postgres://, mysql:// or sqlite:", scheme)
+	return "", "", "", fmt.Errorf("DATABASE_URL scheme %q is not supported: use postgres://..., mysql://... or sqlite:PATH", scheme)
 }
 
 func mysqlConfig() *mysql.Config {
