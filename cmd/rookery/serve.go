@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rookery/rookery/internal/app"
+	"github.com/rookery/rookery/internal/db"
 	"github.com/rookery/rookery/killkrill"
 )
 
@@ -30,6 +31,7 @@ func newServeCmd() *cobra.Command {
 				return err
 			}
 			log := slog.New(killkrill.NewHandler(sh, &killkrill.HandlerOptions{Level: level}))
+			db.RouteDriverLogs(log)
 			defer func() {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()

@@ -328,3 +328,16 @@ func IsUniqueViolation(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "SQLSTATE 23505") || strings.Contains(msg, "UNIQUE constraint failed")
 }
+
+// RouteDriverLogs sends the MySQL driver's own messages (it logs some
+// connection events itself) to log instead of plain stderr. The driver's
+// logger is process-wide, so main calls this once.
+func RouteDriverLogs(log *slog.Logger) {
+	_ = mysql.SetLogger(driverLogger{log})
+}
+
+type driverLogger struct{ log *slog.Logger }
+
+func (l driverLogger) Print(v ...any) {
+	l.log.Warn("mysql driver: " + strings.TrimSpace(fmt.Sprint(v...)))
+}

@@ -116,6 +116,14 @@ func (s *Server) outer(next http.Handler) http.Handler {
 		}
 		info := &requestInfo{}
 		ctx := context.WithValue(r.Context(), keyRequestID, id)
+		if strings.HasPrefix(r.URL.Path, "/api/") && !strings.HasPrefix(r.URL.Path, "/api/v1/ai/") {
+			// A frozen database must not hold requests forever: past this
+			// the driver gives up and the client gets a 503. AI calls have
+			// their own timeout (waddleai_timeout).
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, apiDeadline)
+			defer cancel()
+		}
 		ctx = context.WithValue(ctx, keyInfo, info)
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
@@ -167,6 +175,9 @@ func clientIP(r *http.Request) string {
 }
 
 const sessionCookie = "rookery_session"
+
+// apiDeadline bounds every non-AI API request.
+const apiDeadline = 15 * time.Second
 
 // authenticate establishes the principal from a Bearer token or the
 // session cookie. Unsafe requests that rely on the cookie must come from
