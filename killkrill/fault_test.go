@@ -285,10 +285,10 @@ func TestLocalFallbackWhenDisabled(t *testing.T) {
 	for i := range 100 {
 		logger.Debug("local", "i", i, "user_id", "u1")
 	}
-	// No Flush: the disabled shipper writes as soon as it is woken.
-	deadline := time.Now().Add(5 * time.Second)
-	for s.Stats().Fallback < 100 && time.Now().Before(deadline) {
-		runtime.Gosched()
+	// No Flush, and an hour-long interval: the disabled shipper writes as
+	// soon as it is woken.
+	if err := fb.waitLines(ctxT(t, 5*time.Second), 100); err != nil {
+		t.Fatal(err)
 	}
 	docs := fb.docs(t)
 	if len(docs) != 100 {
@@ -320,9 +320,11 @@ func TestFallbackWriteErrorsCounted(t *testing.T) {
 	}
 }
 
-// TestPeakHeapDuringOutage logs constantly while the receiver is down and
-// reports the peak heap. The buffer is bounded, so the heap must stay flat.
-// KILLKRILL_OUTAGE sets the duration (default 5s, 1s with -short), e.g.
+// TestPeakHeapDuringOutage logs constantly while the receiver is down (the
+// circuit sends entries to the local fallback) or hanging (requests time out,
+// the buffer fills and drops), and reports the peak heap. The buffer is
+// bounded, so the heap must stay flat. KILLKRILL_OUTAGE sets the duration of
+// each case (default 5s, 1s with -short), e.g.
 //
 //	KILLKRILL_OUTAGE=60s go test -run PeakHeap -v ./killkrill/
 func TestPeakHeapDuringOutage(t *testing.T) {
@@ -336,23 +338,56 @@ func TestPeakHeapDuringOutage(t *testing.T) {
 			t.Fatalf("KILLKRILL_OUTAGE=%q: %v", v, err)
 		}
 	}
-	p := newPair(t)
-	p.SetDown(true)
-	cfg := pairConfig(p)
-	cfg.FlushInterval = 100 * time.Millisecond
-	s := newShipper(t, cfg)
-	logger := slog.New(NewHandler(s, nil))
+	for _, fault := range []string{"down", "hanging"} {
+		t.Run(fault, func(t *testing.T) {
+			p := newPair(t)
+			cfg := pairConfig(p)
+			cfg.FlushInterval = 100 * time.Millisecond
+			if fault == "down" {
+				p.SetDown(true)
+			} else {
+				p.SetDelay(time.Hour)
+				cfg.RequestTimeout, cfg.MaxRetries = 300*time.Millisecond, -1
+			}
+			s, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			peak, base, logged := logConstantly(s, d)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_ = s.Shutdown(ctx)
+			st := s.Stats()
+			grow := int64(peak) - int64(base)
+			t.Logf("%s for %v: logged %d, sent %d, fallback %d, dropped %+v; heap base %.1f MiB, peak %.1f MiB (+%.1f MiB)",
+				fault, d, logged, st.Sent, st.Fallback, st.Dropped, mib(base), mib(peak), float64(grow)/(1<<20))
+			if grow > 64<<20 {
+				t.Errorf("heap grew by %.1f MiB during the outage; the buffer should bound it", float64(grow)/(1<<20))
+			}
+			if st.Dropped.Error != 0 {
+				t.Errorf("%d error entries dropped during the outage", st.Dropped.Error)
+			}
+			if st.Sent != 0 || st.Fallback == 0 {
+				t.Errorf("outage not seen as such: %+v", st)
+			}
+			if total := st.Fallback + st.Dropped.Total(); total != uint64(logged) {
+				t.Errorf("fallback %d + dropped %d != logged %d", st.Fallback, st.Dropped.Total(), logged)
+			}
+		})
+	}
+}
 
+// logConstantly runs two loggers at a steady 20k entries/s each (one in 20
+// an error) for d, sampling the heap every 20ms.
+func logConstantly(s *Shipper, d time.Duration) (peak, base uint64, logged int64) {
+	logger := slog.New(NewHandler(s, nil))
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	base := ms.HeapAlloc
-
-	var logged atomic.Int64
+	base = ms.HeapAlloc
+	var count atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	// Two loggers at a steady 20k entries/s each: constant, heavy logging
-	// that the bounded buffer must absorb.
 	for g := range 2 {
 		wg.Go(func() {
 			tick := time.NewTicker(time.Millisecond)
@@ -364,44 +399,29 @@ func TestPeakHeapDuringOutage(t *testing.T) {
 				case <-tick.C:
 				}
 				for j := range 20 {
-					if j == 0 && i%50 == 0 {
+					if j == 0 {
 						logger.Error("outage error", "g", g, "i", i)
 					} else {
 						logger.Info("outage info", "g", g, "i", i, "user_id", "u", "path", "/api/v1/x")
 					}
-					logged.Add(1)
+					count.Add(1)
 				}
 			}
 		})
 	}
-	var peak uint64
 	sample := time.NewTicker(20 * time.Millisecond)
+	defer sample.Stop()
 	end := time.After(d)
-loop:
 	for {
 		select {
 		case <-sample.C:
 			runtime.ReadMemStats(&ms)
 			peak = max(peak, ms.HeapAlloc)
 		case <-end:
-			break loop
+			close(stop)
+			wg.Wait()
+			return peak, base, count.Load()
 		}
-	}
-	sample.Stop()
-	close(stop)
-	wg.Wait()
-	st := s.Stats()
-	grow := int64(peak) - int64(base)
-	t.Logf("outage %v: logged %d, fallback %d, dropped %+v, queued %d; heap base %.1f MiB, peak %.1f MiB (+%.1f MiB)",
-		d, logged.Load(), st.Fallback, st.Dropped, st.Queued, mib(base), mib(peak), float64(grow)/(1<<20))
-	if grow > 64<<20 {
-		t.Errorf("heap grew by %.1f MiB during the outage; the buffer should bound it", float64(grow)/(1<<20))
-	}
-	if st.Dropped.Error != 0 {
-		t.Errorf("%d error entries dropped during the outage", st.Dropped.Error)
-	}
-	if st.Sent != 0 || !st.CircuitOpen {
-		t.Errorf("outage not seen as such: %+v", st)
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -13,14 +15,39 @@ import (
 
 // syncBuffer is a goroutine-safe fallback writer for tests.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan struct{} // closed and replaced on every write
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.changed != nil {
+		close(s.changed)
+	}
+	s.changed = make(chan struct{})
 	return s.b.Write(p)
+}
+
+// waitLines waits until the buffer holds n lines or ctx ends.
+func (s *syncBuffer) waitLines(ctx context.Context, n int) error {
+	for {
+		s.mu.Lock()
+		if s.changed == nil {
+			s.changed = make(chan struct{})
+		}
+		got, ch := bytes.Count(s.b.Bytes(), []byte("\n")), s.changed
+		s.mu.Unlock()
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %d lines, have %d: %w", n, got, ctx.Err())
+		}
+	}
 }
 
 func (s *syncBuffer) String() string {
@@ -96,3 +123,10 @@ func oneDoc(t *testing.T, s *Shipper, buf *syncBuffer, log func()) (map[string]a
 	}
 	return docs[0], buf.String()
 }
+
+func sprintf(format string, v any) string { return fmt.Sprintf(format, v) }
+
+func marshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+func nan() float64 { return math.NaN() }
+func inf() float64 { return math.Inf(1) }
