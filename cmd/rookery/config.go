@@ -27,12 +27,7 @@ func newConfigCmd() *cobra.Command {
 		Use:   "list",
 		Short: "List every key with its effective value and where it comes from",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			core, err := openCore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer core.Close()
+		RunE: withCore(func(cmd *cobra.Command, _ []string, core *app.Core) error {
 			var rows []*config.Value
 			for _, v := range core.Config.Snapshot().All(core.Config.Registry()) {
 				if category == "" || string(v.Key.Category) == category {
@@ -57,7 +52,7 @@ func newConfigCmd() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Key.Category, v.Key.Name, oneLine(v.Shown()), v.Source, by)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	list.Flags().StringVar(&category, "category", "", "only this category")
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -66,12 +61,7 @@ func newConfigCmd() *cobra.Command {
 		Use:   "get KEY",
 		Short: "Print one key's effective value (masked when sensitive)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			core, err := openCore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer core.Close()
+		RunE: withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
 			v, ok := core.Config.Snapshot().Get(args[0])
 			if !ok {
 				e, err := core.Store.Get(cmd.Context(), args[0])
@@ -83,7 +73,7 @@ func newConfigCmd() *cobra.Command {
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), v.Shown())
 			return nil
-		},
+		}),
 	}
 
 	var actor string
@@ -91,7 +81,7 @@ func newConfigCmd() *cobra.Command {
 		Use:   "set KEY VALUE",
 		Short: "Validate and store a value (VALUE - reads one line from standard input, for secrets)",
 		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
 			value := args[1]
 			if value == "-" {
 				line, err := readLine(cmd.InOrStdin())
@@ -100,18 +90,13 @@ func newConfigCmd() *cobra.Command {
 				}
 				value = line
 			}
-			core, err := openCore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer core.Close()
 			e, err := core.Store.Set(cmd.Context(), args[0], value, config.AnyVersion, config.Origin{Actor: actor})
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s = %s (version %d)\n", e.Key, e.Shown(), e.Version)
 			return nil
-		},
+		}),
 	}
 	set.Flags().StringVar(&actor, "actor", "cli", "name recorded in the audit trail")
 
@@ -119,18 +104,13 @@ func newConfigCmd() *cobra.Command {
 		Use:   "delete KEY",
 		Short: "Remove a stored key (its value falls back to the environment, then the default)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			core, err := openCore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer core.Close()
+		RunE: withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
 			if err := core.Store.Delete(cmd.Context(), args[0], config.AnyVersion, config.Origin{Actor: actor}); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s deleted\n", args[0])
 			return nil
-		},
+		}),
 	}
 	del.Flags().StringVar(&actor, "actor", "cli", "name recorded in the audit trail")
 
@@ -139,12 +119,7 @@ func newConfigCmd() *cobra.Command {
 		Use:   "history KEY",
 		Short: "Show a key's audit trail, newest first",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			core, err := openCore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer core.Close()
+		RunE: withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
 			h, err := core.Store.History(cmd.Context(), args[0], limit)
 			if err != nil {
 				return err
@@ -156,7 +131,7 @@ func newConfigCmd() *cobra.Command {
 					deref(a.OldValue), deref(a.NewValue), a.Version, a.RequestID)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	history.Flags().IntVar(&limit, "limit", 50, "how many records")
 
@@ -190,14 +165,9 @@ replica; until they restart, give them the old key in
 CONFIG_ENCRYPTION_OLD_KEYS. With the generated key file, the file is
 replaced after the database commit.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			core, err := openCore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer core.Close()
+		RunE: withCore(func(cmd *cobra.Command, _ []string, core *app.Core) error {
 			return rotateKey(cmd, core, newKey)
-		},
+		}),
 	}
 	rotate.Flags().StringVar(&newKey, "new-key", "", "the new key, base64 of 32 bytes (default: generate one)")
 

@@ -113,3 +113,15 @@ func newHealthcheckCmd() *cobra.Command {
 	cmd.Flags().StringVar(&url, "url", "", "health URL (default http://127.0.0.1:$HTTP_PORT/healthz)")
 	return cmd
 }
+
+// withCore opens the database for an operator command and closes it after.
+func withCore(run func(cmd *cobra.Command, args []string, core *app.Core) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		core, err := openCore(cmd.Context())
+		if err != nil {
+			return err
+		}
+		defer core.Close()
+		return run(cmd, args, core)
+	}
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rookery/rookery/internal/app"
 	"github.com/rookery/rookery/internal/auth"
 )
 
@@ -34,7 +35,7 @@ func newUserCmd() *cobra.Command {
 		Use:   "create EMAIL",
 		Short: "Create a user; the password comes from ROOKERY_PASSWORD or standard input",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
 			r, err := auth.ParseRole(role)
 			if err != nil {
 				return err
@@ -43,18 +44,13 @@ func newUserCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			core, err := openCore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer core.Close()
 			u, err := core.Auth.Create(cmd.Context(), args[0], pw, r)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "created %s (%s)\n", u.Email, u.Role)
 			return nil
-		},
+		}),
 	}
 	create.Flags().StringVar(&role, "role", "viewer", "admin, maintainer or viewer")
 
@@ -62,12 +58,7 @@ func newUserCmd() *cobra.Command {
 		Use:   "list",
 		Short: "List users",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			core, err := openCore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer core.Close()
+		RunE: withCore(func(cmd *cobra.Command, _ []string, core *app.Core) error {
 			users, err := core.Auth.List(cmd.Context())
 			if err != nil {
 				return err
@@ -78,51 +69,41 @@ func newUserCmd() *cobra.Command {
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", u.ID, u.Email, u.Role, u.CreatedAt.Format("2006-01-02 15:04"))
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 
 	setPassword := &cobra.Command{
 		Use:   "set-password EMAIL",
 		Short: "Replace a user's password (ends their sessions)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
 			pw, err := readPassword(cmd)
 			if err != nil {
 				return err
 			}
-			core, err := openCore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer core.Close()
 			if err := core.Auth.SetPassword(cmd.Context(), args[0], pw); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "password of %s replaced\n", args[0])
 			return nil
-		},
+		}),
 	}
 
 	setRole := &cobra.Command{
 		Use:   "set-role EMAIL ROLE",
 		Short: "Change a user's role (ends their sessions)",
 		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
 			r, err := auth.ParseRole(args[1])
 			if err != nil {
 				return err
 			}
-			core, err := openCore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer core.Close()
 			if err := core.Auth.SetRole(cmd.Context(), args[0], r); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s is now %s\n", args[0], r)
 			return nil
-		},
+		}),
 	}
 	cmd.AddCommand(create, list, setPassword, setRole)
 	return cmd

@@ -244,14 +244,10 @@ func (s *Server) configHistory(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Configuration not found", nil)
 		return
 	}
-	limit := 100
-	if l := r.URL.Query().Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			writeError(w, http.StatusBadRequest, "limit must be a whole number between 1 and 1000", nil)
-			return
-		}
-		limit = n
+	limit, err := limitParam(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	h, err := s.cfg.Store().History(r.Context(), key, limit)
 	if err != nil {
@@ -268,14 +264,10 @@ func (s *Server) configHistory(w http.ResponseWriter, r *http.Request) {
 func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) {
 	r, cancel := withDBTimeout(r)
 	defer cancel()
-	limit := 100
-	if l := r.URL.Query().Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			writeError(w, http.StatusBadRequest, "limit must be a whole number between 1 and 1000", nil)
-			return
-		}
-		limit = n
+	limit, err := limitParam(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	h, err := s.cfg.Store().Recent(r.Context(), limit)
 	if err != nil {
@@ -286,4 +278,17 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) {
 		h = []config.AuditRecord{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"audit": h})
+}
+
+// limitParam reads ?limit= (1-1000, default 100).
+func limitParam(r *http.Request) (int, error) {
+	l := r.URL.Query().Get("limit")
+	if l == "" {
+		return 100, nil
+	}
+	n, err := strconv.Atoi(l)
+	if err != nil || n < 1 || n > 1000 {
+		return 0, errorf(http.StatusBadRequest, "limit must be a whole number between 1 and 1000")
+	}
+	return n, nil
 }
