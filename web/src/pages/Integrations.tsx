@@ -1,0 +1,277 @@
+// The outside services rookery talks to. Every field is optional: the page
+// shows what the server reports and says so when something is missing.
+import { get } from '../api';
+import { ago, count, human, localTime } from '../format';
+import { ErrorMessage, Loading, Notice, PageTitle, useLoad } from '../ui';
+
+interface KillKrill {
+  enabled?: boolean;
+  mode?: string;
+  log_url?: string;
+  metrics_url?: string;
+  healthy?: boolean;
+  health_error?: string;
+  stats?: {
+    sent?: number;
+    failed?: number;
+    queued?: number;
+    fallback?: number;
+    dropped?: Record<string, number> | number;
+    circuit_open?: boolean;
+    last_error?: string;
+    last_error_at?: string | null;
+    last_success?: string | null;
+    last_success_at?: string | null;
+    notes?: string[];
+  };
+}
+
+interface Reach {
+  url?: string;
+  reachable?: boolean;
+  error?: string;
+}
+
+interface MarchProxyService {
+  name?: string;
+  ip_fqdn?: string;
+  port?: number;
+  protocol?: string;
+  [k: string]: unknown;
+}
+
+interface Integrations {
+  killkrill?: KillKrill;
+  waddleai?: Reach;
+  license_server?: Reach;
+  marchproxy?: {
+    api?: string;
+    cluster_id?: number;
+    services?: MarchProxyService[];
+    mappings?: Record<string, unknown>[];
+  };
+}
+
+export function IntegrationsPage() {
+  const data = useLoad((signal) => get<Integrations>('/api/v1/integrations', signal));
+  const d = data.data;
+  return (
+    <section className="page">
+      <PageTitle lead="The outside services this server works with, and how they are doing.">Integrations</PageTitle>
+      {data.loading && !d && <Loading what="integrations" lines={6} />}
+      {data.error &&
+        (data.status === 404 ? (
+          <Notice kind="warn">This server does not report its integrations yet; it needs a newer rookery.</Notice>
+        ) : (
+          <ErrorMessage>{data.error}</ErrorMessage>
+        ))}
+      {d && (
+        <>
+          <div className="actions">
+            <button type="button" className="btn btn-small" onClick={data.reload} disabled={data.loading}>
+              {data.loading ? 'Refreshing…' : 'Refresh'}
+            </button>
+          </div>
+          <div className="grid-2">
+            <KillKrillCard k={d.killkrill} />
+            <div className="stack">
+              <ReachCard title="WaddleAI" what="AI gateway" r={d.waddleai} />
+              <ReachCard title="Licence server" what="PenguinTech licence server" r={d.license_server} />
+            </div>
+          </div>
+          <MarchProxyCard m={d.marchproxy} />
+        </>
+      )}
+    </section>
+  );
+}
+
+function Status({ ok, okText, badText }: { ok: boolean | undefined; okText: string; badText: string }) {
+  if (ok === undefined) return <span className="status status-unknown">Unknown</span>;
+  return <span className={`status ${ok ? 'status-ok' : 'status-bad'}`}>{ok ? okText : badText}</span>;
+}
+
+function KillKrillCard({ k }: { k?: KillKrill }) {
+  return (
+    <section className="panel" aria-labelledby="kk-title">
+      <h2 id="kk-title">KillKrill</h2>
+      <p className="muted">Structured logs and metrics shipping.</p>
+      {!k ? (
+        <p className="muted">Not reported.</p>
+      ) : !k.enabled ? (
+        <p>
+          <span className="status status-unknown">Off</span> Shipping is switched off (<code>killkrill_enabled</code>). Logs stay
+          local.
+        </p>
+      ) : (
+        <>
+          <p>
+            <Status ok={k.healthy} okText="Healthy" badText="Unhealthy" /> {k.mode && <span className="badge">{k.mode} mode</span>}
+          </p>
+          {k.health_error && <Notice kind="warn">{k.health_error}</Notice>}
+          <dl className="facts facts-compact">
+            {k.log_url && (
+              <div>
+                <dt>Logs to</dt>
+                <dd>
+                  <code>{k.log_url}</code>
+                </dd>
+              </div>
+            )}
+            {k.metrics_url && (
+              <div>
+                <dt>Metrics to</dt>
+                <dd>
+                  <code>{k.metrics_url}</code>
+                </dd>
+              </div>
+            )}
+          </dl>
+        </>
+      )}
+      {k?.stats && <ShippingStats s={k.stats} />}
+    </section>
+  );
+}
+
+function ShippingStats({ s }: { s: NonNullable<KillKrill['stats']> }) {
+  const dropped =
+    typeof s.dropped === 'number'
+      ? s.dropped
+      : s.dropped
+        ? Object.values(s.dropped).reduce((a, b) => a + (Number(b) || 0), 0)
+        : undefined;
+  const droppedBy = s.dropped && typeof s.dropped === 'object' ? Object.entries(s.dropped).filter(([, n]) => n > 0) : [];
+  const lastSuccess = s.last_success_at !== undefined ? s.last_success_at : s.last_success;
+  return (
+    <>
+      <dl className="stats">
+        {s.sent !== undefined && (
+          <div>
+            <dt>Sent</dt>
+            <dd>{count(s.sent)}</dd>
+          </div>
+        )}
+        {s.queued !== undefined && (
+          <div>
+            <dt>Queued</dt>
+            <dd>{count(s.queued)}</dd>
+          </div>
+        )}
+        {s.failed !== undefined && (
+          <div>
+            <dt>Failed</dt>
+            <dd>{count(s.failed)}</dd>
+          </div>
+        )}
+        {dropped !== undefined && (
+          <div>
+            <dt>Dropped</dt>
+            <dd>{count(dropped)}</dd>
+          </div>
+        )}
+        {s.fallback !== undefined && (
+          <div>
+            <dt>Kept local</dt>
+            <dd>{count(s.fallback)}</dd>
+          </div>
+        )}
+      </dl>
+      {s.circuit_open && (
+        <Notice kind="warn">Shipping is paused after repeated failures; entries go to the local log until KillKrill answers again.</Notice>
+      )}
+      {droppedBy.length > 0 && (
+        <p className="muted">Dropped by level: {droppedBy.map(([lvl, n]) => `${lvl} ${count(n)}`).join(', ')}.</p>
+      )}
+      {lastSuccess !== undefined && (
+        <p className="muted">Last delivery: {lastSuccess ? `${localTime(lastSuccess)} (${ago(lastSuccess)})` : 'none yet'}.</p>
+      )}
+      {s.last_error && (
+        <Notice kind="warn">
+          Last error{s.last_error_at ? ` (${localTime(s.last_error_at)})` : ''}: {s.last_error}
+        </Notice>
+      )}
+      {s.notes && s.notes.length > 0 && (
+        <ul className="notes">
+          {s.notes.map((n, i) => (
+            <li key={i}>{n}</li>
+          ))}
+        </ul>
+      )}
+    </>
+  );
+}
+
+function ReachCard({ title, what, r }: { title: string; what: string; r?: Reach }) {
+  const id = `reach-${title.replace(/\W+/g, '-').toLowerCase()}`;
+  return (
+    <section className="panel" aria-labelledby={id}>
+      <h2 id={id}>{title}</h2>
+      <p className="muted">{what}</p>
+      {!r ? (
+        <p className="muted">Not reported.</p>
+      ) : (
+        <>
+          <p>
+            <Status ok={r.reachable} okText="Reachable" badText="Unreachable" /> {r.url && <code className="url">{r.url}</code>}
+          </p>
+          {r.error && <Notice kind="warn">{r.error}</Notice>}
+        </>
+      )}
+    </section>
+  );
+}
+
+function MarchProxyCard({ m }: { m?: Integrations['marchproxy'] }) {
+  const services = m?.services ?? [];
+  return (
+    <section className="panel" aria-labelledby="mp-title">
+      <h2 id="mp-title">MarchProxy</h2>
+      <p className="muted">
+        The services rookery would import into the gateway{m?.cluster_id !== undefined ? ` (cluster ${m.cluster_id})` : ''}
+        {m?.api ? (
+          <>
+            {' '}
+            at <code>{m.api}</code>
+          </>
+        ) : null}
+        . Import them with <code>rookery marchproxy import</code>.
+      </p>
+      {!m ? (
+        <p className="muted">Not reported.</p>
+      ) : services.length === 0 ? (
+        <p className="muted">No services would be generated.</p>
+      ) : (
+        <div className="table-scroll">
+          <table className="plain">
+            <thead>
+              <tr>
+                <th scope="col">Service</th>
+                <th scope="col">Address</th>
+                <th scope="col">Port</th>
+                <th scope="col">Protocol</th>
+              </tr>
+            </thead>
+            <tbody>
+              {services.map((s, i) => (
+                <tr key={s.name ?? i}>
+                  <td data-label="Service">
+                    <code>{s.name ?? '—'}</code>
+                  </td>
+                  <td data-label="Address">{s.ip_fqdn ?? '—'}</td>
+                  <td data-label="Port">{s.port ?? '—'}</td>
+                  <td data-label="Protocol">{s.protocol ? human(s.protocol).toUpperCase() : '—'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {m?.mappings && m.mappings.length > 0 && (
+        <p className="muted">
+          {m.mappings.length} {m.mappings.length === 1 ? 'mapping' : 'mappings'} would route traffic to these services.
+        </p>
+      )}
+    </section>
+  );
+}
