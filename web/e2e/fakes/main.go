@@ -1,0 +1,175 @@
+// Command fakes runs the outside services the web interface's end-to-end
+// tests need: a fake PenguinTech licence server that knows a professional
+// and a community key, and a fake WaddleAI gateway whose model answers
+// every analysis task in the requested JSON shape and streams generated
+// text word by word.
+//
+// Usage:
+//
+//	fakes [-chunk-delay 60ms]   serve until SIGINT/SIGTERM; print the URLs as one JSON line
+//	fakes seed-json -data DIR   store a JSON-typed setting in DIR's SQLite database
+//
+// The second form exists because the standards' key catalogue declares no
+// key of type json; the API still serves and edits a stored row of any
+// type (as left by an older release), which is what the tests use.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rookery/rookery/config"
+	"github.com/rookery/rookery/internal/db"
+	"github.com/rookery/rookery/license/licensetest"
+	"github.com/rookery/rookery/waddleai/waddleaitest"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "fakes:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, out io.Writer) error {
+	if len(args) > 0 && args[0] == "seed-json" {
+		return seed(args[1:])
+	}
+	fs := flag.NewFlagSet("fakes", flag.ContinueOnError)
+	chunkDelay := fs.Duration("chunk-delay", 60*time.Millisecond, "wait before each streamed word, so streaming can be seen")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+
+	lic := licensetest.NewServer(
+		licensetest.Professional(licensetest.KeyProfessional),
+		licensetest.Community(licensetest.KeyCommunity),
+	)
+	defer lic.Close()
+	ai := waddleaitest.NewServer(waddleaitest.WithResponder(model))
+	defer ai.Close()
+	ai.SetChunkDelay(*chunkDelay)
+
+	info := map[string]string{
+		"license_url":       lic.URL,
+		"license_key_pro":   licensetest.KeyProfessional,
+		"license_key_comm":  licensetest.KeyCommunity,
+		"waddleai_url":      ai.URL,
+		"waddleai_api_key":  ai.APIKey(),
+		"waddleai_model":    waddleaitest.DefaultModel,
+		"license_product":   licensetest.Product,
+		"chunk_delay_milli": fmt.Sprint(chunkDelay.Milliseconds()),
+	}
+	if err := json.NewEncoder(out).Encode(info); err != nil {
+		return fmt.Errorf("print URLs: %w", err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	return nil
+}
+
+var (
+	negative = regexp.MustCompile(`(?i)\b(bad|terrible|awful|broken|hate|slow|angry)\b`)
+	german   = regexp.MustCompile(`(?i)\b(der|die|das|und|ist|nicht)\b`)
+	capWords = regexp.MustCompile(`\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*`)
+)
+
+// model stands in for the language model behind the gateway: it answers
+// each analysis instruction with a plausible result in the shape asked
+// for, and anything else with a short reply that quotes the prompt.
+func model(r waddleaitest.Request) string {
+	sys, text := r.System(), r.LastUser()
+	if !strings.HasPrefix(sys, "You are a text analysis service.") {
+		return fmt.Sprintf("Here is a short answer to %q. rookery relays it from the gateway word by word, so you can read it while it is written.", text)
+	}
+	var v any
+	switch {
+	case strings.Contains(sys, "sentiment"):
+		label, score := "positive", 0.92
+		if negative.MatchString(text) {
+			label, score = "negative", 0.88
+		}
+		v = map[string]any{"label": label, "score": score}
+	case strings.Contains(sys, "Classify"):
+		v = map[string]any{"label": "technical support", "score": 0.81}
+	case strings.Contains(sys, "Summarise"):
+		first, _, _ := strings.Cut(strings.TrimSpace(text), ".")
+		v = map[string]any{"summary": first + "."}
+	case strings.Contains(sys, "named entities"):
+		ents := []map[string]string{}
+		for _, m := range capWords.FindAllString(text, -1) {
+			typ := "OTHER"
+			if strings.Contains(m, " ") {
+				typ = "PERSON"
+			}
+			ents = append(ents, map[string]string{"text": m, "type": typ})
+		}
+		v = map[string]any{"entities": ents}
+	case strings.Contains(sys, "language"):
+		code := "en"
+		if german.MatchString(text) {
+			code = "de"
+		}
+		v = map[string]any{"language": code, "confidence": 0.97}
+	default:
+		v = map[string]any{}
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// seed stores a JSON-typed setting, the kind an older release may have
+// left, directly through the config store with a registry that declares it.
+func seed(args []string) error {
+	fs := flag.NewFlagSet("seed-json", flag.ContinueOnError)
+	dataDir := fs.String("data", "", "rookery's DATA_DIR (SQLite)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dataDir == "" {
+		return errors.New("seed-json: -data is required")
+	}
+	env := map[string]string{"DATA_DIR": *dataDir}
+	st, err := db.SettingsFromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		return fmt.Errorf("seed-json: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	quiet := slog.New(slog.DiscardHandler)
+	d, err := db.Open(ctx, st, quiet)
+	if err != nil {
+		return fmt.Errorf("seed-json: open database: %w", err)
+	}
+	defer d.Close()
+	if err := d.Migrate(ctx, quiet); err != nil {
+		return fmt.Errorf("seed-json: migrate: %w", err)
+	}
+	keys := append(config.StandardKeys(), config.Key{
+		Name: "feature_flags", Type: config.JSON, Category: config.System,
+		Description: "Feature switches of the application, as a JSON object",
+	})
+	reg, err := config.NewRegistry(keys...)
+	if err != nil {
+		return fmt.Errorf("seed-json: %w", err)
+	}
+	store := config.NewStore(d.DB, config.Dialect(d.Dialect), reg, nil)
+	_, err = store.Set(ctx, "feature_flags", `{"beta_dashboard":false,"max_widgets":8}`, config.AnyVersion, config.Origin{Actor: "system"})
+	if err != nil {
+		return fmt.Errorf("seed-json: store feature_flags: %w", err)
+	}
+	return nil
+}

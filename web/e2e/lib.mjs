@@ -1,0 +1,120 @@
+// Helpers shared by the end-to-end tests: the browser, the servers under
+// test (started by run.sh, passed in the environment) and the API.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const env = {
+  pro: process.env.ROOKERY_PRO_URL ?? 'http://127.0.0.1:8080',
+  community: process.env.ROOKERY_COMMUNITY_URL ?? '',
+  email: process.env.ADMIN_EMAIL ?? 'admin@example.com',
+  password: process.env.ADMIN_PASSWORD ?? '',
+  shots: process.env.SCREENSHOT_DIR ?? '',
+  chromium: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+};
+
+export const desktop = { width: 1280, height: 800 };
+export const phone = { width: 390, height: 844 };
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: env.chromium,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+/** newPage opens a fresh context (its own cookies) at a fixed size, with
+ * a fixed locale and time zone so screenshots do not vary by machine. */
+export async function newPage(browser, { viewport = desktop, isMobile = false } = {}) {
+  const context = await browser.newContext({
+    viewport,
+    isMobile,
+    hasTouch: isMobile,
+    deviceScaleFactor: 1,
+    locale: 'en-GB',
+    timezoneId: 'Europe/London',
+    colorScheme: 'light',
+    reducedMotion: 'reduce',
+  });
+  context.setDefaultTimeout(15_000);
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && !/status of (4\d\d|503)/.test(msg.text())) problems.push(`console: ${msg.text()}`);
+  });
+  page.problems = problems;
+  return page;
+}
+
+export async function signIn(page, base, email = env.email, password = env.password) {
+  await page.goto(base + '/');
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+}
+
+export async function shot(page, name) {
+  if (!env.shots) return;
+  mkdirSync(env.shots, { recursive: true });
+  // Let fonts and the last paint settle; screenshots are not assertions.
+  await page.evaluate(() => document.fonts.ready);
+  await page.screenshot({ path: path.join(env.shots, name + '.png'), fullPage: true, animations: 'disabled', caret: 'hide' });
+}
+
+/** API is a second client, as another admin's browser or a script would be. */
+export class API {
+  constructor(base, token) {
+    this.base = base;
+    this.token = token;
+  }
+  static async login(base, email = env.email, password = env.password) {
+    const res = await fetch(base + '/api/v1/auth/login', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ email, password }),
+    });
+    if (!res.ok) throw new Error(`sign-in as ${email} answered ${res.status}`);
+    const body = await res.json();
+    return new API(base, body.access_token);
+  }
+  async call(method, p, body, headers = {}) {
+    const res = await fetch(this.base + p, {
+      method,
+      headers: {
+        Authorization: 'Bearer ' + this.token,
+        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+        ...headers,
+      },
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    let json = null;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      // not JSON
+    }
+    return { status: res.status, headers: res.headers, json, text };
+  }
+  get(p) {
+    return this.call('GET', p);
+  }
+}
+
+/** ensureUser creates a user through the API unless it exists. */
+export async function ensureUser(api, email, password, role) {
+  const r = await api.call('POST', '/api/v1/users', { email, password, role });
+  if (r.status !== 201 && r.status !== 409) throw new Error(`create ${email}: ${r.status} ${r.text}`);
+}

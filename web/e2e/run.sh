@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# End-to-end tests of the web interface: builds the UI (and fails when the
+# committed web/dist is stale), builds rookery, starts the fake licence
+# server and WaddleAI gateway and two rookery servers on temporary SQLite
+# databases (one with a professional licence, one with a community
+# licence), then drives headless Chromium through them with node's test
+# runner. Screenshots of the main pages go to docs/screenshots/.
+set -euo pipefail
+
+web="$(cd "$(dirname "$0")/.." && pwd)"
+repo="$(cd "$web/.." && pwd)"
+cd "$repo"
+started=$SECONDS
+
+step() { printf '\n== e2e: %s ==\n' "$*"; }
+
+step "chromium"
+if [ ! -x /usr/bin/chromium ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium >/dev/null
+fi
+/usr/bin/chromium --version
+
+step "npm ci and build"
+(cd "$web" && npm ci --no-audit --no-fund && npm run build)
+if [ -n "$(git status --porcelain -- web/dist)" ] && [ "${ROOKERY_E2E_ALLOW_STALE_DIST:-}" = 1 ]; then
+  echo "warning: web/dist differs from the committed build (allowed by ROOKERY_E2E_ALLOW_STALE_DIST=1)" >&2
+elif [ -n "$(git status --porcelain -- web/dist)" ]; then
+  echo "web/dist is stale: the committed build differs from a fresh one. Run 'cd web && npm run build' and commit web/dist." >&2
+  git status --porcelain -- web/dist >&2
+  exit 1
+fi
+
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  local status=$?
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  if [ "$status" -ne 0 ]; then
+    for log in "$work"/*.log; do
+      [ -s "$log" ] || continue
+      echo "--- last log lines of $(basename "$log") (metrics left out) ---" >&2
+      grep -v '"event.kind":"metric"' "$log" | tail -n 15 | cut -c1-400 >&2
+    done
+  fi
+  rm -rf "$work"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+step "build rookery and the fakes"
+go build -o "$work/rookery" ./cmd/rookery
+go build -o "$work/fakes" ./web/e2e/fakes
+
+free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+
+wait_for() { # url what pid
+  for _ in $(seq 1 150); do
+    if ! kill -0 "$3" 2>/dev/null; then
+      echo "$2 exited before it was ready" >&2
+      return 1
+    fi
+    if node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$1"; then return 0; fi
+    sleep 0.2
+  done
+  echo "$2 did not come up at $1" >&2
+  return 1
+}
+
+json_field() { node -e 'const j=JSON.parse(require("fs").readFileSync(0,"utf8"));process.stdout.write(String(j[process.argv[1]]))' "$1" <"$work/fakes.json"; }
+
+step "start the fake licence server and WaddleAI gateway"
+"$work/fakes" >"$work/fakes.json" 2>"$work/fakes.log" &
+pids+=($!)
+for _ in $(seq 1 100); do
+  [ -s "$work/fakes.json" ] && break
+  sleep 0.1
+done
+[ -s "$work/fakes.json" ] || { echo "the fakes printed nothing" >&2; exit 1; }
+
+export ADMIN_EMAIL="admin@example.com"
+ADMIN_PASSWORD="e2e-$(od -An -N9 -tx1 /dev/urandom | tr -d ' \n')"
+export ADMIN_PASSWORD
+
+url=""
+start_rookery() { # name licence-key; sets url
+  local name=$1 key=$2 port
+  port="$(free_port)"
+  mkdir -p "$work/$name"
+  # A JSON-typed setting, so the JSON editor is tested against the server.
+  "$work/fakes" seed-json -data "$work/$name"
+  (
+    cd "$work/$name"
+    exec env DATA_DIR="$work/$name" HTTP_HOST=127.0.0.1 HTTP_PORT="$port" BCRYPT_COST=4 \
+      ADMIN_EMAIL="$ADMIN_EMAIL" ADMIN_PASSWORD="$ADMIN_PASSWORD" \
+      LICENSE_SERVER_URL="$(json_field license_url)" LICENSE_KEY="$key" RELEASE_MODE=true PRODUCT_NAME=rookery \
+      WADDLEAI_URL="$(json_field waddleai_url)" WADDLEAI_API_KEY="$(json_field waddleai_api_key)" \
+      "$work/rookery" serve
+  ) >"$work/$name.log" 2>&1 &
+  pids+=($!)
+  url="http://127.0.0.1:$port"
+  wait_for "$url/readyz" "rookery ($name)" "$!"
+}
+
+step "start rookery (professional and community licences)"
+start_rookery pro "$(json_field license_key_pro)"
+ROOKERY_PRO_URL=$url
+start_rookery community "$(json_field license_key_comm)"
+ROOKERY_COMMUNITY_URL=$url
+export ROOKERY_PRO_URL ROOKERY_COMMUNITY_URL
+echo "professional: $ROOKERY_PRO_URL  community: $ROOKERY_COMMUNITY_URL"
+
+step "end-to-end tests"
+export SCREENSHOT_DIR="$repo/docs/screenshots"
+(cd "$web" && node --test --test-concurrency=1 --test-reporter=spec e2e/tests/)
+
+echo "e2e finished in $((SECONDS - started)) s"

@@ -1,0 +1,92 @@
+// Signing in and out, keyboard use, and who may open the settings.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { API, ensureUser, env, launch, newPage, signIn } from '../lib.mjs';
+
+let browser;
+before(async () => {
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+});
+
+test('a wrong password is answered with a sentence', async () => {
+  const page = await newPage(browser);
+  await page.goto(env.pro + '/settings');
+  await page.getByLabel('Email').fill(env.email);
+  await page.getByLabel('Password').fill('not the password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('alert').filter({ hasText: 'Email or password is wrong.' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Sign out' }).count(), 0);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test('sign in with the keyboard only, land on the settings, sign out', async () => {
+  const page = await newPage(browser);
+  await page.goto(env.pro + '/');
+  // The email field has focus on arrival.
+  await page.getByLabel('Email').waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'email');
+  await page.keyboard.type(env.email);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(env.password);
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { level: 1, name: 'Settings' }).waitFor();
+  assert.equal(new URL(page.url()).pathname, '/settings');
+
+  // The session is the HttpOnly cookie, never storage the page can read.
+  const cookies = await page.context().cookies();
+  const session = cookies.find((c) => c.name === 'rookery_session');
+  assert.ok(session, 'session cookie set');
+  assert.equal(session.httpOnly, true);
+  assert.equal(session.sameSite, 'Strict');
+  assert.equal(await page.evaluate(() => localStorage.length + sessionStorage.length), 0);
+  assert.equal(await page.evaluate(() => document.cookie.includes('rookery_session')), false);
+
+  // The first Tab reaches the skip link, which leads past the navigation.
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content');
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'settings-search');
+
+  // Moving to another page puts focus on its title.
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Licence' }).focus();
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { level: 1, name: 'Licence' }).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Licence');
+
+  await page.getByRole('button', { name: 'Sign out' }).focus();
+  await page.keyboard.press('Enter');
+  await page.getByText('You are signed out.').waitFor();
+  await page.goto(env.pro + '/settings');
+  await page.getByRole('button', { name: 'Sign in' }).waitFor();
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test('a viewer is kept out of the settings, users and integrations', async () => {
+  const admin = await API.login(env.pro);
+  await ensureUser(admin, 'viewer@example.com', 'viewer-password-1', 'viewer');
+  const page = await newPage(browser);
+  await signIn(page, env.pro, 'viewer@example.com', 'viewer-password-1');
+  // A viewer starts on the licence page and sees no admin links.
+  await page.getByRole('heading', { level: 1, name: 'Licence' }).waitFor();
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  assert.equal(await nav.getByRole('link', { name: 'Settings' }).count(), 0);
+  assert.equal(await nav.getByRole('link', { name: 'Users' }).count(), 0);
+  assert.equal(await page.getByRole('button', { name: 'Check now' }).count(), 0);
+
+  for (const p of ['/settings', '/admin/config', '/users', '/integrations']) {
+    await page.goto(env.pro + p);
+    await page.getByText('Only administrators can open this page.').waitFor();
+    assert.equal(await page.locator('table.settings').count(), 0, `no settings on ${p}`);
+  }
+  // The server agrees: the API refuses the viewer too.
+  const viewer = await API.login(env.pro, 'viewer@example.com', 'viewer-password-1');
+  assert.equal((await viewer.get('/api/v1/config')).status, 403);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
