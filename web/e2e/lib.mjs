@@ -65,12 +65,15 @@ export async function signIn(page, base, email = env.email, password = env.passw
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
 }
 
+/** shot saves a screenshot: the whole page on a desktop, the first screen
+ * on a phone (a whole long page at phone width is too tall to read). */
 export async function shot(page, name) {
   if (!env.shots) return;
   mkdirSync(env.shots, { recursive: true });
   // Let fonts and the last paint settle; screenshots are not assertions.
   await page.evaluate(() => document.fonts.ready);
-  await page.screenshot({ path: path.join(env.shots, name + '.png'), fullPage: true, animations: 'disabled', caret: 'hide' });
+  const fullPage = (page.viewportSize()?.width ?? 0) > 600;
+  await page.screenshot({ path: path.join(env.shots, name + '.png'), fullPage, animations: 'disabled', caret: 'hide' });
 }
 
 /** API is a second client, as another admin's browser or a script would be. */

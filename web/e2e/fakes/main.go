@@ -93,7 +93,7 @@ var (
 func model(r waddleaitest.Request) string {
 	sys, text := r.System(), r.LastUser()
 	if !strings.HasPrefix(sys, "You are a text analysis service.") {
-		return fmt.Sprintf("Here is a short answer to %q. rookery relays it from the gateway word by word, so you can read it while it is written.", text)
+		return "You asked: " + text + "\n\nHere is a short answer. rookery relays it from the gateway word by word, so you can read it while it is written."
 	}
 	var v any
 	switch {

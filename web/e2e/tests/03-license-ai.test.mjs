@@ -102,7 +102,7 @@ test('professional licence: the generated answer appears while it streams', asyn
     const box = document.querySelector('[data-testid="generated"]');
     const state = document.querySelector('.stream-status')?.getAttribute('data-state');
     const text = box?.textContent ?? '';
-    return state === 'streaming' && text.startsWith('Here is') ? text : false;
+    return state === 'streaming' && text.startsWith('You asked:') ? text : false;
   });
   const partialText = await partial.jsonValue();
   await page.locator('.stream-status[data-state="done"]').waitFor();
