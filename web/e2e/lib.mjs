@@ -7,6 +7,7 @@ import { chromium } from 'playwright-core';
 export const env = {
   pro: process.env.ROOKERY_PRO_URL ?? 'http://127.0.0.1:8080',
   community: process.env.ROOKERY_COMMUNITY_URL ?? '',
+  control: process.env.FAKES_CONTROL_URL ?? '',
   email: process.env.ADMIN_EMAIL ?? 'admin@example.com',
   password: process.env.ADMIN_PASSWORD ?? '',
   shots: process.env.SCREENSHOT_DIR ?? '',
@@ -74,6 +75,12 @@ export async function shot(page, name) {
   await page.evaluate(() => document.fonts.ready);
   const fullPage = (page.viewportSize()?.width ?? 0) > 600;
   await page.screenshot({ path: path.join(env.shots, name + '.png'), fullPage, animations: 'disabled', caret: 'hide' });
+}
+
+/** fake switches a failure of the fake outside services on or off. */
+export async function fake(path) {
+  const res = await fetch(env.control + path, { method: 'POST' });
+  if (!res.ok) throw new Error(`fakes control ${path}: ${res.status} ${await res.text()}`);
 }
 
 /** API is a second client, as another admin's browser or a script would be. */

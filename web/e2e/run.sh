@@ -114,7 +114,8 @@ start_rookery pro "$(json_field license_key_pro)"
 ROOKERY_PRO_URL=$url
 start_rookery community "$(json_field license_key_comm)"
 ROOKERY_COMMUNITY_URL=$url
-export ROOKERY_PRO_URL ROOKERY_COMMUNITY_URL
+FAKES_CONTROL_URL="$(json_field control_url)"
+export ROOKERY_PRO_URL ROOKERY_COMMUNITY_URL FAKES_CONTROL_URL
 echo "professional: $ROOKERY_PRO_URL  community: $ROOKERY_COMMUNITY_URL"
 
 step "end-to-end tests"

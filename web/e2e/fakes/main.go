@@ -9,6 +9,14 @@
 //	fakes [-chunk-delay 60ms]   serve until SIGINT/SIGTERM; print the URLs as one JSON line
 //	fakes seed-json -data DIR   store a JSON-typed setting in DIR's SQLite database
 //
+// While serving, a control server (control_url) lets the tests make the
+// fakes misbehave:
+//
+//	POST /license/fail?status=503   the licence server answers 503 to everything
+//	POST /license/ok                it answers normally again
+//	POST /waddleai/fault?name=NAME  the next chat request fails (mid-stream-error,
+//	                                unavailable, overloaded, ...; waddleaitest.Fault names)
+//
 // The second form exists because the standards' key catalogue declares no
 // key of type json; the API still serves and edits a stored row of any
 // type (as left by an older release), which is what the tests use.
@@ -22,9 +30,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/signal"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -61,7 +72,11 @@ func run(args []string, out io.Writer) error {
 	defer ai.Close()
 	ai.SetChunkDelay(*chunkDelay)
 
+	ctl := httptest.NewServer(control(lic, ai))
+	defer ctl.Close()
+
 	info := map[string]string{
+		"control_url":       ctl.URL,
 		"license_url":       lic.URL,
 		"license_key_pro":   licensetest.KeyProfessional,
 		"license_key_comm":  licensetest.KeyCommunity,
@@ -79,6 +94,35 @@ func run(args []string, out io.Writer) error {
 	defer stop()
 	<-ctx.Done()
 	return nil
+}
+
+// control lets the tests switch the fakes' failures on and off.
+func control(lic *licensetest.Server, ai *waddleaitest.Server) http.Handler {
+	faults := map[string]waddleaitest.Fault{}
+	for f := waddleaitest.FaultNone; f <= waddleaitest.FaultHangUp; f++ {
+		faults[f.String()] = f
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /license/fail", func(w http.ResponseWriter, r *http.Request) {
+		status, err := strconv.Atoi(r.URL.Query().Get("status"))
+		if err != nil || status < 400 || status > 599 {
+			http.Error(w, "status must be an HTTP error status", http.StatusBadRequest)
+			return
+		}
+		lic.Fail(status)
+	})
+	mux.HandleFunc("POST /license/ok", func(w http.ResponseWriter, r *http.Request) {
+		lic.Fail(0)
+	})
+	mux.HandleFunc("POST /waddleai/fault", func(w http.ResponseWriter, r *http.Request) {
+		f, ok := faults[r.URL.Query().Get("name")]
+		if !ok {
+			http.Error(w, "unknown fault", http.StatusBadRequest)
+			return
+		}
+		ai.FailNext(f)
+	})
+	return mux
 }
 
 var (
