@@ -106,6 +106,17 @@ test('an integer: a number field, the range checked by the server', async () => 
   assert.equal((await stored('smtp_port')).value, '2525');
 });
 
+test('removing a stored value falls back to the default', async () => {
+  const form = await openEditor('smtp_port');
+  await form.getByRole('button', { name: 'Remove stored value' }).click();
+  await page.getByText('Removed the stored value of smtp_port; it now comes from its default.').waitFor();
+  await row('smtp_port').getByText('587').waitFor();
+  await row('smtp_port').getByText('default', { exact: true }).waitFor();
+  const s = await stored('smtp_port');
+  assert.equal(s.value, '587');
+  assert.equal(s.source, 'default');
+});
+
 test('a boolean: a switch; switching the AI features off shows on the AI page', async () => {
   let form = await openEditor('ai_features_enabled');
   const sw = form.getByRole('switch', { name: 'New value for ai_features_enabled' });

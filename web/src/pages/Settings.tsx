@@ -47,6 +47,9 @@ export function SettingsPage() {
   const replace = (next: ConfigItem) => {
     if (list.data) list.set(list.data.map((c) => (c.key === next.key ? next : c)));
   };
+  const remove = (key: string) => {
+    if (list.data) list.set(list.data.filter((c) => c.key !== key));
+  };
 
   return (
     <section className="page page-wide">
@@ -145,6 +148,16 @@ export function SettingsPage() {
                     setEditing(null);
                     setSaved(`Saved ${next.key}. The new value is in force.`);
                   }}
+                  onReset={(key, next) => {
+                    if (next) replace(next);
+                    else remove(key);
+                    setEditing(null);
+                    setSaved(
+                      next
+                        ? `Removed the stored value of ${key}; it now comes from ${next.source === 'environment' ? 'its environment variable' : 'its default'}.`
+                        : `Removed ${key}.`,
+                    );
+                  }}
                   onCancel={() => setEditing(null)}
                 />
               ))}
@@ -169,10 +182,11 @@ interface RowProps {
   onHistory(): void;
   onChanged(next: ConfigItem): void;
   onSaved(next: ConfigItem): void;
+  onReset(key: string, next: ConfigItem | null): void;
   onCancel(): void;
 }
 
-function SettingRows({ item, editing, historyOpen, onEdit, onHistory, onChanged, onSaved, onCancel }: RowProps) {
+function SettingRows({ item, editing, historyOpen, onEdit, onHistory, onChanged, onSaved, onReset, onCancel }: RowProps) {
   const editButton = useRef<HTMLButtonElement>(null);
   const wasEditing = useRef(editing);
   // Give focus back to the Edit button when the editor closes.
@@ -224,7 +238,7 @@ function SettingRows({ item, editing, historyOpen, onEdit, onHistory, onChanged,
       {editing && (
         <tr className="row-extra">
           <td colSpan={4}>
-            <Editor item={item} onSaved={onSaved} onCancel={onCancel} onChanged={onChanged} />
+            <Editor item={item} onSaved={onSaved} onReset={onReset} onCancel={onCancel} onChanged={onChanged} />
           </td>
         </tr>
       )}
@@ -341,11 +355,13 @@ interface Conflict {
 function Editor({
   item,
   onSaved,
+  onReset,
   onCancel,
   onChanged,
 }: {
   item: ConfigItem;
   onSaved(next: ConfigItem): void;
+  onReset(key: string, next: ConfigItem | null): void;
   onCancel(): void;
   onChanged(next: ConfigItem): void;
 }) {
@@ -418,6 +434,30 @@ function Editor({
       return;
     }
     setFormError(err.message);
+  };
+
+  // Removing the stored row lets the key fall back to its environment
+  // variable or default, as the standards' DELETE does.
+  const reset = async () => {
+    setSaving(true);
+    setFieldError('');
+    setFormError('');
+    const path = `/api/v1/config/${encodeURIComponent(item.key)}`;
+    try {
+      await request(path, { method: 'DELETE', headers: { 'If-Match': `"v${base}"` } });
+    } catch (err) {
+      await explain(err);
+      setSaving(false);
+      return;
+    }
+    try {
+      onReset(item.key, await get<ConfigItem>(path));
+    } catch (err) {
+      // An undeclared key is gone entirely once its row is deleted.
+      if (err instanceof ApiError && err.status === 404) onReset(item.key, null);
+      else setFormError(errorText(err));
+      setSaving(false);
+    }
   };
 
   const takeTheirs = () => {
@@ -561,6 +601,11 @@ function Editor({
         <button className="btn" type="button" onClick={onCancel}>
           Cancel
         </button>
+        {item.source === 'database' && (
+          <button className="btn btn-quiet editor-reset" type="button" onClick={reset} disabled={saving}>
+            Remove stored value
+          </button>
+        )}
       </div>
     </form>
   );
