@@ -97,6 +97,30 @@ func ParseExtras(data []byte) (Extras, error) {
 	return Extras{Services: f.Services, Mappings: f.Mappings}, nil
 }
 
+// ValidateExtras checks extras on their own, before any application
+// settings are known: every service and mapping rule that Generate applies,
+// except the {app_name} prefix (only the "<app>-<service>" shape is
+// checked) and references to the services Generate adds itself, which are
+// accepted when they are well-formed names. Generate checks the rest.
+func ValidateExtras(e Extras) error {
+	var ps problems
+	names := validateServices(&ps, "", e.Services)
+	for _, m := range e.Mappings {
+		for _, r := range slices.Concat(m.SourceServices, m.DestServices) {
+			if r == "" || r == SourceExternal || names[r] {
+				continue
+			}
+			var shape problems
+			checkName(&shape, "", "", r)
+			if len(shape) == 0 {
+				names[r] = true
+			}
+		}
+	}
+	validateMappings(&ps, "", names, e.Mappings)
+	return ps.err()
+}
+
 // Generated holds the three files' contents.
 type Generated struct {
 	Services ServicesFile

@@ -29,6 +29,9 @@ type CLISettings struct {
 	Password      Secret
 	ClusterAPIKey Secret
 	App           AppSettings
+	// Extras are the application's other services and mappings, added to
+	// the generated configuration.
+	Extras Extras
 }
 
 // ApplyEnv overrides the settings with the environment variables that are

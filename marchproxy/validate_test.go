@@ -173,3 +173,35 @@ func TestValidAppName(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateExtras(t *testing.T) {
+	ok := Extras{
+		Services: []Service{{Name: "shop-worker", IPFQDN: "worker", Port: 9000, Protocol: "http", AuthType: "none", HealthCheckInterval: 30}},
+		// shop-api is generated later; a well-formed name is accepted here.
+		Mappings: []Mapping{{Name: "shop-worker-api", SourceServices: []string{"shop-worker"}, DestServices: []string{"shop-api"}, ListenPort: 80, Protocol: "http"}},
+	}
+	if err := ValidateExtras(ok); err != nil {
+		t.Fatalf("valid extras refused: %v", err)
+	}
+	if err := ValidateExtras(Extras{}); err != nil {
+		t.Fatalf("empty extras refused: %v", err)
+	}
+	bad := Extras{
+		Services: []Service{{Name: "worker", IPFQDN: "worker", Port: 70000, Protocol: "http", AuthType: "none", HealthCheckInterval: 30}},
+		Mappings: []Mapping{{Name: "shop-m", SourceServices: []string{"Not A Name"}, DestServices: []string{"external"}, ListenPort: 80, Protocol: "http"}},
+	}
+	err := ValidateExtras(bad)
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("got %v, want ErrInvalid", err)
+	}
+	for _, want := range []string{
+		`services[0].name: "worker" does not follow`,
+		`services[0].port: 70000 is not a port`,
+		`mappings[0].source_services[0]: "Not A Name" is not a service of this configuration`,
+		`mappings[0].dest_services[0]: "external" can only be a source`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}

@@ -100,3 +100,36 @@ func TestUserCommands(t *testing.T) {
 }
 
 func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// The marchproxy_extras setting reaches `marchproxy generate`; --extra
+// replaces it.
+func TestMarchProxyGenerateUsesExtrasSetting(t *testing.T) {
+	t.Setenv("DATA_DIR", t.TempDir())
+	mpClearEnv(t)
+	extras := `{"services":[{"name":"rookery-worker","ip_fqdn":"worker","port":9000,"auth_type":"none"}]}`
+	if _, err := run(t, extras, "config", "set", "marchproxy_extras", "-"); err != nil {
+		t.Fatalf("set extras: %v", err)
+	}
+	if _, err := run(t, "", "config", "set", "marchproxy_extras", `{"services":[{"name":"worker"}]}`); err == nil ||
+		!strings.Contains(err.Error(), `services[0].name: "worker" does not follow`) {
+		t.Fatalf("invalid extras: %v", err)
+	}
+	out := t.TempDir()
+	if _, err := run(t, "", "marchproxy", "generate", "--out", out); err != nil {
+		t.Fatalf("generate: %v", err)
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "services.json"))
+	if !strings.Contains(string(b), `"name": "rookery-worker"`) || !strings.Contains(string(b), `"name": "rookery-api"`) {
+		t.Fatalf("services.json without the stored extras:\n%s", b)
+	}
+
+	file := filepath.Join(t.TempDir(), "extras.json")
+	os.WriteFile(file, []byte(`{"services":[{"name":"rookery-cron","ip_fqdn":"cron","port":9100,"auth_type":"none"}]}`), 0o600)
+	if _, err := run(t, "", "marchproxy", "generate", "--out", out, "--extra", file); err != nil {
+		t.Fatalf("generate --extra: %v", err)
+	}
+	b, _ = os.ReadFile(filepath.Join(out, "services.json"))
+	if !strings.Contains(string(b), `"rookery-cron"`) || strings.Contains(string(b), `"rookery-worker"`) {
+		t.Fatalf("--extra should replace the setting:\n%s", b)
+	}
+}

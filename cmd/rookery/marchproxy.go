@@ -54,7 +54,7 @@ func newMarchProxyCmd(load func(ctx context.Context) (marchproxy.CLISettings, er
 integration standards describe them, and bring a real MarchProxy API server in line with them.
 
 Settings come from rookery's configuration (marchproxy_api, marchproxy_cluster_id,
-marchproxy_username, marchproxy_password, cluster_api_key, app_name), overridden by
+marchproxy_username, marchproxy_password, cluster_api_key, app_name, marchproxy_extras), overridden by
 MARCHPROXY_API, MARCHPROXY_CLUSTER_ID, MARCHPROXY_USERNAME, MARCHPROXY_PASSWORD,
 CLUSTER_API_KEY and APP_VERSION, overridden by flags. Passwords and keys are not taken
 as flags, so that they stay out of the process list and shell history.
@@ -140,12 +140,14 @@ func (o *mpOptions) generateCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", marchproxy.DefaultOutputDir, "output directory")
-	cmd.Flags().StringVar(&extra, "extra", "", "JSON file with the application's other services and mappings")
+	cmd.Flags().StringVar(&extra, "extra", "", "JSON file with the application's other services and mappings (instead of the marchproxy_extras setting)")
 	return cmd
 }
 
+// generateFrom generates with the marchproxy_extras setting, or with the
+// extras file instead when one is named.
 func generateFrom(s marchproxy.CLISettings, extraFile string) (marchproxy.Generated, error) {
-	var extras marchproxy.Extras
+	extras := s.Extras
 	if extraFile != "" {
 		data, err := os.ReadFile(extraFile)
 		if err != nil {
@@ -303,7 +305,7 @@ type mpSource struct {
 func (src *mpSource) flags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&src.from, "from", marchproxy.DefaultOutputDir, "directory holding import-config.json (or services.json) and mappings.json")
 	cmd.Flags().BoolVar(&src.generate, "generate", false, "use the configuration generated from the settings instead of the files")
-	cmd.Flags().StringVar(&src.extra, "extra", "", "with --generate: JSON file with the application's other services and mappings")
+	cmd.Flags().StringVar(&src.extra, "extra", "", "with --generate: JSON file with the application's other services and mappings (instead of the marchproxy_extras setting)")
 }
 
 func (src *mpSource) read(s marchproxy.CLISettings) (mpDesired, error) {

@@ -22,8 +22,10 @@ type Core struct {
 	Log      *slog.Logger
 }
 
-// Keys is rookery's key catalogue: the standards' keys.
-func Keys() *config.Registry { return config.MustRegistry(config.StandardKeys()...) }
+// Keys is rookery's key catalogue: the standards' keys and rookery's own.
+func Keys() *config.Registry {
+	return config.MustRegistry(append(config.StandardKeys(), marchProxyExtrasKey)...)
+}
 
 // OpenCore opens and migrates the database and loads the configuration.
 func OpenCore(ctx context.Context, s Settings, log *slog.Logger) (*Core, error) {

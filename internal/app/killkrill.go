@@ -137,7 +137,7 @@ func (a *App) integrations(ctx context.Context) map[string]any {
 	out["license_server"] = ls
 	mp := MarchProxySettings(a.Config, a.Settings)
 	m := map[string]any{"api": mp.API, "cluster_id": mp.ClusterID}
-	if gen, err := marchproxy.Generate(mp.App, marchproxy.Extras{}); err != nil {
+	if gen, err := marchproxy.Generate(mp.App, mp.Extras); err != nil {
 		m["error"] = err.Error()
 	} else {
 		m["services"], m["mappings"] = gen.Services.Services, gen.Mappings.Mappings

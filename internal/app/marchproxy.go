@@ -14,6 +14,34 @@ import (
 	"github.com/rookery/rookery/marchproxy"
 )
 
+// marchProxyExtrasKey holds, as JSON in the extras file's shape, the
+// application's services and mappings that rookery cannot derive from its
+// own settings (workers, databases, other front ends). It is a setting
+// rather than only a file so that every replica and the integrations page
+// generate the same configuration.
+var marchProxyExtrasKey = config.Key{
+	Name: "marchproxy_extras", Type: config.JSON, Category: config.Integration,
+	Default:     `{"services":[],"mappings":[]}`,
+	Description: `The application's other MarchProxy services and mappings ({"services":[...],"mappings":[...]}), added to the generated configuration`,
+	Rule:        extrasRule{},
+}
+
+// extrasRule refuses extras that marchproxy would refuse, naming each
+// problem with its path (services[0].port: ...).
+type extrasRule struct{}
+
+func (extrasRule) Describe() string {
+	return "MarchProxy services and mappings"
+}
+
+func (extrasRule) Check(v string) error {
+	e, err := marchproxy.ParseExtras([]byte(v))
+	if err != nil {
+		return err
+	}
+	return marchproxy.ValidateExtras(e)
+}
+
 // MarchProxySettings derives what the marchproxy commands and the
 // integrations page need from the config snapshot and process settings.
 func MarchProxySettings(c *config.Config, s Settings) marchproxy.CLISettings {
@@ -29,6 +57,10 @@ func MarchProxySettings(c *config.Config, s Settings) marchproxy.CLISettings {
 	}
 	gen.GRPCHealthEnabled, gen.GRPCHealthPort = s.GRPCEnabled, s.GRPCPort
 	gen.Version = s.AppVersion
+	// The stored value passed the rule when it was saved; a value that no
+	// longer parses (an older release's) generates without extras, and the
+	// generation that uses it reports why.
+	extras, _ := marchproxy.ParseExtras([]byte(c.String(marchProxyExtrasKey.Name)))
 	return marchproxy.CLISettings{
 		API:           c.String("marchproxy_api"),
 		ClusterID:     int(c.Int("marchproxy_cluster_id")),
@@ -36,6 +68,7 @@ func MarchProxySettings(c *config.Config, s Settings) marchproxy.CLISettings {
 		Password:      marchproxy.Secret(c.Secret("marchproxy_password").Reveal()),
 		ClusterAPIKey: marchproxy.Secret(c.Secret("cluster_api_key").Reveal()),
 		App:           gen,
+		Extras:        extras,
 	}
 }
 
