@@ -94,8 +94,6 @@ start_rookery() { # name licence-key; sets url
   local name=$1 key=$2 port
   port="$(free_port)"
   mkdir -p "$work/$name"
-  # A JSON-typed setting, so the JSON editor is tested against the server.
-  "$work/fakes" seed-json -data "$work/$name"
   (
     cd "$work/$name"
     exec env DATA_DIR="$work/$name" HTTP_HOST=127.0.0.1 HTTP_PORT="$port" BCRYPT_COST=4 \

@@ -7,7 +7,6 @@
 // Usage:
 //
 //	fakes [-chunk-delay 60ms]   serve until SIGINT/SIGTERM; print the URLs as one JSON line
-//	fakes seed-json -data DIR   store a JSON-typed setting in DIR's SQLite database
 //
 // While serving, a control server (control_url) lets the tests make the
 // fakes misbehave:
@@ -16,20 +15,14 @@
 //	POST /license/ok                it answers normally again
 //	POST /waddleai/fault?name=NAME  the next chat request fails (mid-stream-error,
 //	                                unavailable, overloaded, ...; waddleaitest.Fault names)
-//
-// The second form exists because the standards' key catalogue declares no
-// key of type json; the API still serves and edits a stored row of any
-// type (as left by an older release), which is what the tests use.
 package main
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -40,8 +33,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/rookery/rookery/config"
-	"github.com/rookery/rookery/internal/db"
 	"github.com/rookery/rookery/license/licensetest"
 	"github.com/rookery/rookery/waddleai/waddleaitest"
 )
@@ -54,9 +45,6 @@ func main() {
 }
 
 func run(args []string, out io.Writer) error {
-	if len(args) > 0 && args[0] == "seed-json" {
-		return seed(args[1:])
-	}
 	fs := flag.NewFlagSet("fakes", flag.ContinueOnError)
 	chunkDelay := fs.Duration("chunk-delay", 60*time.Millisecond, "wait before each streamed word, so streaming can be seen")
 	if err := fs.Parse(args); err != nil {
@@ -173,47 +161,4 @@ func model(r waddleaitest.Request) string {
 	}
 	b, _ := json.Marshal(v)
 	return string(b)
-}
-
-// seed stores a JSON-typed setting, the kind an older release may have
-// left, directly through the config store with a registry that declares it.
-func seed(args []string) error {
-	fs := flag.NewFlagSet("seed-json", flag.ContinueOnError)
-	dataDir := fs.String("data", "", "rookery's DATA_DIR (SQLite)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *dataDir == "" {
-		return errors.New("seed-json: -data is required")
-	}
-	env := map[string]string{"DATA_DIR": *dataDir}
-	st, err := db.SettingsFromEnv(func(k string) string { return env[k] })
-	if err != nil {
-		return fmt.Errorf("seed-json: %w", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	quiet := slog.New(slog.DiscardHandler)
-	d, err := db.Open(ctx, st, quiet)
-	if err != nil {
-		return fmt.Errorf("seed-json: open database: %w", err)
-	}
-	defer d.Close()
-	if err := d.Migrate(ctx, quiet); err != nil {
-		return fmt.Errorf("seed-json: migrate: %w", err)
-	}
-	keys := append(config.StandardKeys(), config.Key{
-		Name: "feature_flags", Type: config.JSON, Category: config.System,
-		Description: "Feature switches of the application, as a JSON object",
-	})
-	reg, err := config.NewRegistry(keys...)
-	if err != nil {
-		return fmt.Errorf("seed-json: %w", err)
-	}
-	store := config.NewStore(d.DB, config.Dialect(d.Dialect), reg, nil)
-	_, err = store.Set(ctx, "feature_flags", `{"beta_dashboard":false,"max_widgets":8}`, config.AnyVersion, config.Origin{Actor: "system"})
-	if err != nil {
-		return fmt.Errorf("seed-json: store feature_flags: %w", err)
-	}
-	return nil
 }

@@ -141,21 +141,40 @@ test('a boolean: a switch; switching the AI features off shows on the AI page', 
   assert.equal((await stored('ai_features_enabled')).value, 'true');
 });
 
-test('JSON: syntax is checked before saving, the server stores it compacted', async () => {
-  const form = await openEditor('feature_flags');
-  const input = form.getByLabel('New value for feature_flags');
+test('JSON: syntax is checked before saving, the server checks the content and stores it compacted', async () => {
+  // app_name is rookery-e2e since the string test; extras follow its rule.
+  const form = await openEditor('marchproxy_extras');
+  const input = form.getByLabel('New value for marchproxy_extras');
   assert.equal(await input.evaluate((el) => el.tagName), 'TEXTAREA');
-  await input.fill('{"beta_dashboard": true,');
+  await input.fill('{"services": [');
   await form.getByText('This is not valid JSON').waitFor();
   assert.equal(await form.getByRole('button', { name: 'Save' }).isDisabled(), true);
 
-  await input.fill('{"beta_dashboard": true, "max_widgets": 12}');
+  // Valid JSON that MarchProxy would refuse: the server names the problem.
+  await input.fill('{"services": [{"name": "rookery-e2e-worker", "ip_fqdn": "worker", "port": 70000, "auth_type": "none"}]}');
   assert.equal(await form.getByText('This is not valid JSON').count(), 0);
-  await form.getByRole('button', { name: 'Format' }).click();
-  assert.match(await input.inputValue(), /\n {2}"beta_dashboard": true/);
   await form.getByRole('button', { name: 'Save' }).click();
-  await page.getByText('Saved feature_flags.').waitFor();
-  assert.equal((await stored('feature_flags')).value, '{"beta_dashboard":true,"max_widgets":12}');
+  await form.locator('.field-error').filter({ hasText: 'services[0].port: 70000 is not a port' }).waitFor();
+  assert.equal((await stored('marchproxy_extras')).source, 'default', 'nothing was saved');
+
+  await input.fill('{"services": [{"name": "rookery-e2e-worker", "ip_fqdn": "worker", "port": 9000, "auth_type": "none"}]}');
+  await form.getByRole('button', { name: 'Format' }).click();
+  assert.match(await input.inputValue(), /\n {2}"services": \[/);
+  await form.getByRole('button', { name: 'Save' }).click();
+  await page.getByText('Saved marchproxy_extras.').waitFor();
+  assert.equal(
+    (await stored('marchproxy_extras')).value,
+    '{"services":[{"name":"rookery-e2e-worker","ip_fqdn":"worker","port":9000,"auth_type":"none"}]}',
+  );
+
+  // The integrations page lists the extra service next to the generated ones.
+  const other = await newPage(browser);
+  await signIn(other, env.pro);
+  await other.goto(env.pro + '/integrations');
+  const card = other.getByRole('region', { name: 'MarchProxy' });
+  await card.getByText('rookery-e2e-worker').waitFor();
+  await card.getByText('rookery-e2e-api').waitFor();
+  await other.context().close();
 });
 
 test('a sensitive value is typed into a password field and never shown', async () => {

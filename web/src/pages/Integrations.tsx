@@ -49,6 +49,7 @@ interface Integrations {
     cluster_id?: number;
     services?: MarchProxyService[];
     mappings?: Record<string, unknown>[];
+    error?: string;
   };
 }
 
@@ -235,10 +236,13 @@ function MarchProxyCard({ m }: { m?: Integrations['marchproxy'] }) {
             at <code>{m.api}</code>
           </>
         ) : null}
-        . Import them with <code>rookery marchproxy import</code>.
+        . Import them with <code>rookery marchproxy import</code>. The application&apos;s other services come
+        from the <code>marchproxy_extras</code> setting.
       </p>
       {!m ? (
         <p className="muted">Not reported.</p>
+      ) : m.error ? (
+        <Notice kind="warn">The configuration cannot be generated: {m.error}</Notice>
       ) : services.length === 0 ? (
         <p className="muted">No services would be generated.</p>
       ) : (
