@@ -1,6 +1,7 @@
 package killkrill
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -282,41 +283,21 @@ func (c Config) withDefaults() Config {
 	} else if m, err := ParseMode(string(c.Mode)); err == nil {
 		c.Mode = m
 	}
-	if c.BatchPath == "" {
-		c.BatchPath = DefaultBatchPath
-	}
-	if c.MetricsURL == "" {
-		c.MetricsURL = DefaultMetricsURL(c.LogURL)
-	}
+	c.BatchPath = cmp.Or(c.BatchPath, DefaultBatchPath)
+	c.MetricsURL = cmp.Or(c.MetricsURL, DefaultMetricsURL(c.LogURL))
 	if c.ServiceName == "" {
 		c.ServiceName = defaultServiceName()
 	}
-	if c.FlushInterval == 0 {
-		c.FlushInterval = DefaultFlushInterval
-	}
-	if c.BatchSize == 0 {
-		c.BatchSize = DefaultBatchSize
-	}
-	if c.BufferSize == 0 {
-		c.BufferSize = DefaultBufferSize
-	}
-	if c.Concurrency == 0 {
-		c.Concurrency = DefaultConcurrency
-	}
+	c.FlushInterval = cmp.Or(c.FlushInterval, DefaultFlushInterval)
+	c.BatchSize = cmp.Or(c.BatchSize, DefaultBatchSize)
+	c.BufferSize = cmp.Or(c.BufferSize, DefaultBufferSize)
+	c.Concurrency = cmp.Or(c.Concurrency, DefaultConcurrency)
 	// A negative MaxRetries stays negative so that applying the defaults
 	// twice cannot turn "no retries" into the default.
-	if c.MaxRetries == 0 {
-		c.MaxRetries = DefaultMaxRetries
-	}
-	if c.RetryBackoff == 0 {
-		c.RetryBackoff = DefaultRetryBackoff
-	}
-	if c.RequestTimeout == 0 {
-		c.RequestTimeout = DefaultRequestTimeout
-	}
-	if c.CircuitThreshold == 0 {
-		c.CircuitThreshold = DefaultCircuitThreshold
-	}
+	c.MaxRetries = cmp.Or(c.MaxRetries, DefaultMaxRetries)
+	c.RetryBackoff = cmp.Or(c.RetryBackoff, DefaultRetryBackoff)
+	c.RequestTimeout = cmp.Or(c.RequestTimeout, DefaultRequestTimeout)
+	c.CircuitThreshold = cmp.Or(c.CircuitThreshold, DefaultCircuitThreshold)
 	return c
 }
 

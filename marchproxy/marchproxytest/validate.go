@@ -71,6 +71,26 @@ func (f *form) missing(field string) {
 	f.add(field, "missing", "Field required", f.whole, nil)
 }
 
+// present returns the raw value of a field that is there and not null.
+// Otherwise it reports what the server would (a missing required field, a
+// null where none is allowed) and says in nullOK whether a null was accepted.
+func (f *form) present(field string, required, nullable bool, typ, msg string) (raw json.RawMessage, nullOK bool) {
+	raw, present, null := f.lookup(field)
+	switch {
+	case !present:
+		if required {
+			f.missing(field)
+		}
+		return nil, false
+	case null && nullable:
+		return nil, true
+	case null:
+		f.add(field, typ, msg, nil, nil)
+		return nil, false
+	}
+	return raw, false
+}
+
 func decodeAny(raw json.RawMessage) any {
 	var v any
 	_ = json.Unmarshal(raw, &v)
@@ -80,19 +100,9 @@ func decodeAny(raw json.RawMessage) any {
 // str reads a string field. required: absent is an error; nullable: null
 // is accepted and reported as (nil, true).
 func (f *form) str(field string, required, nullable bool, minLen, maxLen int) (*string, bool) {
-	raw, present, null := f.lookup(field)
-	if !present {
-		if required {
-			f.missing(field)
-		}
-		return nil, false
-	}
-	if null {
-		if nullable {
-			return nil, true
-		}
-		f.add(field, "string_type", "Input should be a valid string", nil, nil)
-		return nil, false
+	raw, nullOK := f.present(field, required, nullable, "string_type", "Input should be a valid string")
+	if raw == nil {
+		return nil, nullOK
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
@@ -120,19 +130,9 @@ func plural(n int, word string) string {
 
 // integer reads an int field; ge/le bounds apply when hasGE/hasLE.
 func (f *form) integer(field string, required, nullable bool, ge, le *int) (*int, bool) {
-	raw, present, null := f.lookup(field)
-	if !present {
-		if required {
-			f.missing(field)
-		}
-		return nil, false
-	}
-	if null {
-		if nullable {
-			return nil, true
-		}
-		f.add(field, "int_type", "Input should be a valid integer", nil, nil)
-		return nil, false
+	raw, nullOK := f.present(field, required, nullable, "int_type", "Input should be a valid integer")
+	if raw == nil {
+		return nil, nullOK
 	}
 	n, ok := f.parseInt(field, decodeAny(raw))
 	if !ok {
@@ -174,12 +174,8 @@ func (f *form) parseInt(field string, v any) (int, bool) {
 }
 
 func (f *form) boolean(field string) (*bool, bool) {
-	raw, present, null := f.lookup(field)
-	if !present {
-		return nil, false
-	}
-	if null {
-		f.add(field, "bool_type", "Input should be a valid boolean", nil, nil)
+	raw, _ := f.present(field, false, false, "bool_type", "Input should be a valid boolean")
+	if raw == nil {
 		return nil, false
 	}
 	b, ok := parseBool(decodeAny(raw))

@@ -523,17 +523,27 @@ func (s *Server) usage(msgs []Message, answer string) map[string]any {
 	}
 }
 
-func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
+// chatRequest checks what both chat endpoints check first: the key, a JSON
+// body and a non-empty messages list. ok is false when it has answered.
+func (s *Server) chatRequest(w http.ResponseWriter, r *http.Request) (req Request, ok bool) {
 	if !s.authorize(w, r) {
-		return
+		return req, false
 	}
-	req := recorded(r)
+	req = recorded(r)
 	if req.JSON == nil {
 		writeError(w, http.StatusBadRequest, "Invalid JSON body", "invalid_request_error")
-		return
+		return req, false
 	}
 	if _, ok := messagesOf(req.JSON); !ok {
 		writeError(w, http.StatusBadRequest, "no_messages", "invalid_request_error")
+		return req, false
+	}
+	return req, true
+}
+
+func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
+	req, ok := s.chatRequest(w, r)
+	if !ok {
 		return
 	}
 	if m, present := req.JSON["model"]; present {
@@ -666,16 +676,8 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
-	if !s.authorize(w, r) {
-		return
-	}
-	req := recorded(r)
-	if req.JSON == nil {
-		writeError(w, http.StatusBadRequest, "Invalid JSON body", "invalid_request_error")
-		return
-	}
-	if _, ok := messagesOf(req.JSON); !ok {
-		writeError(w, http.StatusBadRequest, "no_messages", "invalid_request_error")
+	req, ok := s.chatRequest(w, r)
+	if !ok {
 		return
 	}
 	s.mu.Lock()
