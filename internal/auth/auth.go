@@ -51,9 +51,6 @@ var (
 	ErrUnavailable  = errors.New("user database unavailable")
 )
 
-// MinPasswordLength is the shortest password accepted.
-const MinPasswordLength = 10
-
 // User is a stored user without the hash.
 type User struct {
 	ID        int64     `json:"id"`
@@ -176,17 +173,6 @@ func NormalizeEmail(s string) (string, error) {
 		return "", fmt.Errorf("%w: email must be an address such as ops@example.com", ErrInvalid)
 	}
 	return s, nil
-}
-
-// CheckPassword applies the password policy.
-func CheckPassword(p string) error {
-	if len(p) < MinPasswordLength {
-		return fmt.Errorf("%w: password must be at least %d characters", ErrInvalid, MinPasswordLength)
-	}
-	if len(p) > 72 {
-		return fmt.Errorf("%w: password must be at most 72 bytes", ErrInvalid)
-	}
-	return nil
 }
 
 // Create adds a user.

@@ -7,8 +7,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -123,12 +121,15 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /api/v1/auth/login", s.login)
 	s.mux.Handle("POST /api/v1/auth/logout", s.require(auth.Viewer, s.logout))
 	s.mux.Handle("GET /api/v1/auth/me", s.require(auth.Viewer, s.me))
+	s.mux.Handle("POST /api/v1/auth/password", s.require(auth.Viewer, s.changeOwnPassword))
 
 	s.mux.Handle("GET /api/v1/users", s.require(auth.Admin, s.listUsers))
 	s.mux.Handle("POST /api/v1/users", s.require(auth.Admin, s.createUser))
 	s.mux.Handle("PATCH /api/v1/users/{id}", s.require(auth.Admin, s.updateUser))
+	s.mux.Handle("DELETE /api/v1/users/{id}", s.require(auth.Admin, s.deleteUser))
 
 	s.mux.Handle("GET /api/v1/config", s.require(auth.Admin, s.listConfig))
+	s.mux.Handle("PATCH /api/v1/config", s.require(auth.Admin, s.patchConfig))
 	s.mux.Handle("GET /api/v1/config/{key}", s.require(auth.Admin, s.getConfig))
 	s.mux.Handle("PUT /api/v1/config/{key}", s.require(auth.Admin, s.putConfig))
 	s.mux.Handle("DELETE /api/v1/config/{key}", s.require(auth.Admin, s.deleteConfig))
@@ -144,46 +145,7 @@ func (s *Server) routes() {
 	})
 }
 
-func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.db.PingContext(ctx); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unreachable"})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "database": "ok"})
-}
-
 type aiPart struct {
 	client  *waddleai.Client
 	metrics *aiMetrics
-}
-
-// httpMetrics are the standards' API metrics in Prometheus form
-// (http.requests.total -> http_requests_total).
-type httpMetrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	size     *prometheus.HistogramVec
-}
-
-func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
-	m := &httpMetrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "http_requests_total", Help: "HTTP requests handled."},
-			[]string{"method", "route", "status"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "http_request_duration_ms", Help: "HTTP request duration in milliseconds.",
-			Buckets: []float64{1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000}}, []string{"method", "route"}),
-		size: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "http_request_size_bytes", Help: "HTTP request body size in bytes.",
-			Buckets: prometheus.ExponentialBuckets(64, 4, 8)}, []string{"method", "route"}),
-	}
-	reg.MustRegister(m.requests, m.duration, m.size)
-	return m
-}
-
-func (m *httpMetrics) observe(method, route string, status int, d time.Duration, size int64) {
-	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
-	m.duration.WithLabelValues(method, route).Observe(float64(d) / float64(time.Millisecond))
-	if size > 0 {
-		m.size.WithLabelValues(method, route).Observe(float64(size))
-	}
 }

@@ -1,0 +1,37 @@
+package httpapi
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// httpMetrics are the standards' API metrics in Prometheus form
+// (http.requests.total -> http_requests_total).
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	size     *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "http_requests_total", Help: "HTTP requests handled."},
+			[]string{"method", "route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "http_request_duration_ms", Help: "HTTP request duration in milliseconds.",
+			Buckets: []float64{1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000}}, []string{"method", "route"}),
+		size: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "http_request_size_bytes", Help: "HTTP request body size in bytes.",
+			Buckets: prometheus.ExponentialBuckets(64, 4, 8)}, []string{"method", "route"}),
+	}
+	reg.MustRegister(m.requests, m.duration, m.size)
+	return m
+}
+
+func (m *httpMetrics) observe(method, route string, status int, d time.Duration, size int64) {
+	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(method, route).Observe(float64(d) / float64(time.Millisecond))
+	if size > 0 {
+		m.size.WithLabelValues(method, route).Observe(float64(size))
+	}
+}
