@@ -82,7 +82,7 @@ func New(ctx context.Context, s Settings, log *slog.Logger, o Options) (*App, er
 		core.Close()
 		return nil, fmt.Errorf("licence: %w", err)
 	}
-	a.Auth.BeforeCreate = httpapi.UserLimit(a.License)
+	a.Auth.CheckLimit = httpapi.UserLimit(a.License)
 	if err := a.startAI(); err != nil {
 		a.Log.Warn("WaddleAI client not available; AI routes answer 403 until rookery restarts with valid settings", "error", err.Error())
 	}
@@ -203,6 +203,11 @@ func (a *App) Start(ctx context.Context) {
 	go func() {
 		defer a.loops.Done()
 		a.businessMetrics(ctx)
+	}()
+	a.loops.Add(1)
+	go func() {
+		defer a.loops.Done()
+		a.purgeSessions(ctx, sessionPurgeInterval)
 	}()
 	if a.Settings.GRPCEnabled {
 		if err := a.startGRPCHealth(ctx); err != nil {

@@ -24,7 +24,10 @@ type APIKey struct {
 	Name       string     `json:"name"`
 	Prefix     string     `json:"prefix"`
 	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at"`
 	LastUsedAt *time.Time `json:"last_used_at"`
+	// Expired is true once ExpiresAt has passed: the key no longer works.
+	Expired bool `json:"expired"`
 }
 
 // IsAPIKey reports whether a bearer token is an API key rather than a
@@ -37,20 +40,29 @@ func hashKey(token string) string {
 }
 
 // CreateAPIKey makes a key for a user and returns it once; only its hash
-// is stored.
-func (s *Service) CreateAPIKey(ctx context.Context, userID int64, name string) (APIKey, string, error) {
+// is stored. expires, when not zero, is when the key stops working; it
+// must lie in the future.
+func (s *Service) CreateAPIKey(ctx context.Context, userID int64, name string, expires time.Time) (APIKey, string, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 100 {
 		return APIKey{}, "", fmt.Errorf("%w: the key name must be 1 to 100 characters", ErrInvalid)
+	}
+	var exp *time.Time
+	if !expires.IsZero() {
+		if !expires.After(s.now()) || expires.After(s.now().AddDate(10, 0, 0)) {
+			return APIKey{}, "", fmt.Errorf("%w: expires_at must be in the future and at most ten years ahead", ErrInvalid)
+		}
+		t := expires.UTC().Truncate(time.Microsecond)
+		exp = &t
 	}
 	b := make([]byte, 30)
 	if _, err := rand.Read(b); err != nil {
 		return APIKey{}, "", err
 	}
 	token := APIKeyPrefix + base64.RawURLEncoding.EncodeToString(b)
-	k := APIKey{UserID: userID, Name: name, Prefix: token[:len(APIKeyPrefix)+6], CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
-	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO api_keys (user_id, name, prefix, key_hash, created_at, revoked) VALUES (?, ?, ?, ?, ?, ?)`),
-		userID, k.Name, k.Prefix, hashKey(token), k.CreatedAt, false); err != nil {
+	k := APIKey{UserID: userID, Name: name, Prefix: token[:len(APIKeyPrefix)+6], CreatedAt: s.now().UTC().Truncate(time.Microsecond), ExpiresAt: exp}
+	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO api_keys (user_id, name, prefix, key_hash, created_at, expires_at, revoked) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		userID, k.Name, k.Prefix, hashKey(token), k.CreatedAt, exp, false); err != nil {
 		return APIKey{}, "", fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	if err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT id FROM api_keys WHERE key_hash = ?`), hashKey(token)).Scan(&k.ID); err != nil {
@@ -59,10 +71,10 @@ func (s *Service) CreateAPIKey(ctx context.Context, userID int64, name string) (
 	return k, token, nil
 }
 
-// ListAPIKeys returns the live keys of a user, or of everyone when userID
-// is 0.
+// ListAPIKeys returns the keys of a user that are not revoked (expired
+// ones included, marked), or of everyone when userID is 0.
 func (s *Service) ListAPIKeys(ctx context.Context, userID int64) ([]APIKey, error) {
-	q, args := `SELECT id, user_id, name, prefix, created_at, last_used_at FROM api_keys WHERE revoked = ?`, []any{false}
+	q, args := `SELECT id, user_id, name, prefix, created_at, expires_at, last_used_at FROM api_keys WHERE revoked = ?`, []any{false}
 	if userID != 0 {
 		q, args = q+` AND user_id = ?`, append(args, userID)
 	}
@@ -74,11 +86,15 @@ func (s *Service) ListAPIKeys(ctx context.Context, userID int64) ([]APIKey, erro
 	out := []APIKey{}
 	for rows.Next() {
 		var k APIKey
-		var used sql.NullTime
-		if err := rows.Scan(&k.ID, &k.UserID, &k.Name, &k.Prefix, &k.CreatedAt, &used); err != nil {
+		var used, exp sql.NullTime
+		if err := rows.Scan(&k.ID, &k.UserID, &k.Name, &k.Prefix, &k.CreatedAt, &exp, &used); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 		}
 		k.CreatedAt = k.CreatedAt.UTC()
+		if exp.Valid {
+			t := exp.Time.UTC()
+			k.ExpiresAt, k.Expired = &t, !s.now().Before(t)
+		}
 		if used.Valid {
 			t := used.Time.UTC()
 			k.LastUsedAt = &t
@@ -105,13 +121,16 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id, userID int64) error {
 }
 
 // VerifyAPIKey authenticates an API key as its owner, with the owner's
-// current role.
+// current role. Revoked and expired keys, and keys of disabled users, do
+// not work.
 func (s *Service) VerifyAPIKey(ctx context.Context, token string) (Principal, error) {
 	var p Principal
 	var id int64
 	var role string
+	now := s.now().UTC()
 	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT k.id, u.id, u.email, u.role FROM api_keys k JOIN users u ON u.id = k.user_id
-		WHERE k.key_hash = ? AND k.revoked = ?`), hashKey(token), false).Scan(&id, &p.UserID, &p.Email, &role)
+		WHERE k.key_hash = ? AND k.revoked = ? AND u.disabled = ? AND (k.expires_at IS NULL OR k.expires_at > ?)`),
+		hashKey(token), false, false, now).Scan(&id, &p.UserID, &p.Email, &role)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Principal{}, ErrUnauthorized
 	}
@@ -121,6 +140,6 @@ func (s *Service) VerifyAPIKey(ctx context.Context, token string) (Principal, er
 	p.Role = Role(role)
 	p.APIKeyID = id
 	// Best effort: a failed timestamp update must not fail the request.
-	_, _ = s.db.ExecContext(ctx, s.db.Rebind(`UPDATE api_keys SET last_used_at = ? WHERE id = ?`), s.now().UTC(), id)
+	_, _ = s.db.ExecContext(ctx, s.db.Rebind(`UPDATE api_keys SET last_used_at = ? WHERE id = ?`), now, id)
 	return p, nil
 }

@@ -49,6 +49,7 @@ var (
 	ErrCredentials  = errors.New("email or password is wrong")
 	ErrUnauthorized = errors.New("not signed in or the session has ended")
 	ErrUnavailable  = errors.New("user database unavailable")
+	ErrDisabled     = errors.New("this account is disabled; ask an admin to enable it")
 )
 
 // User is a stored user without the hash.
@@ -56,6 +57,7 @@ type User struct {
 	ID        int64     `json:"id"`
 	Email     string    `json:"email"`
 	Role      Role      `json:"role"`
+	Disabled  bool      `json:"disabled"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -87,8 +89,11 @@ type Service struct {
 	now    func() time.Time
 	parser *jwt.Parser
 
-	// BeforeCreate, when set, may refuse a new user (licence limits).
-	BeforeCreate func(ctx context.Context, existing int) error
+	// CheckLimit, when set, may refuse a change that adds an active user
+	// (a new user, or a disabled one enabled again): it is called inside
+	// the writing transaction, after the users lock is held, with the
+	// number of active users before the change (licence limits).
+	CheckLimit func(ctx context.Context, active int) error
 
 	mu    sync.Mutex
 	known map[string]knownSession
@@ -102,6 +107,10 @@ type knownSession struct {
 }
 
 const sessionRecheck = 5 * time.Second
+
+// outageTrust is how long after its last successful check a session keeps
+// working while the database cannot be reached.
+const outageTrust = time.Minute
 
 // sessionCheckTimeout bounds the session lookup of one request.
 const sessionCheckTimeout = 2 * time.Second
@@ -175,197 +184,6 @@ func NormalizeEmail(s string) (string, error) {
 	return s, nil
 }
 
-// Create adds a user.
-func (s *Service) Create(ctx context.Context, email, password string, role Role) (User, error) {
-	return s.create(ctx, email, password, role, true)
-}
-
-func (s *Service) create(ctx context.Context, email, password string, role Role, limited bool) (User, error) {
-	email, err := NormalizeEmail(email)
-	if err != nil {
-		return User{}, err
-	}
-	if _, err := ParseRole(string(role)); err != nil {
-		return User{}, err
-	}
-	if err := CheckPassword(password); err != nil {
-		return User{}, err
-	}
-	if limited && s.BeforeCreate != nil {
-		n, err := s.Count(ctx)
-		if err != nil {
-			return User{}, err
-		}
-		if err := s.BeforeCreate(ctx, n); err != nil {
-			return User{}, err
-		}
-	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.cost)
-	if err != nil {
-		return User{}, fmt.Errorf("hash password: %w", err)
-	}
-	now := s.now().UTC().Truncate(time.Microsecond)
-	_, err = s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO users (email, password_hash, role, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`),
-		email, string(hash), string(role), now, now)
-	if db.IsUniqueViolation(err) {
-		return User{}, ErrExists
-	}
-	if err != nil {
-		return User{}, fmt.Errorf("%w: create user: %v", ErrUnavailable, err)
-	}
-	return s.ByEmail(ctx, email)
-}
-
-const userColumns = `id, email, role, created_at, updated_at`
-
-func scanUser(r interface{ Scan(...any) error }) (User, error) {
-	var u User
-	var role string
-	err := r.Scan(&u.ID, &u.Email, &role, &u.CreatedAt, &u.UpdatedAt)
-	u.Role = Role(role)
-	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
-	return u, err
-}
-
-// ByEmail finds a user.
-func (s *Service) ByEmail(ctx context.Context, email string) (User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT `+userColumns+` FROM users WHERE email = ?`), strings.ToLower(strings.TrimSpace(email))))
-	if errors.Is(err, sql.ErrNoRows) {
-		return u, ErrNotFound
-	}
-	if err != nil {
-		return u, fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	return u, nil
-}
-
-// ByID finds a user.
-func (s *Service) ByID(ctx context.Context, id int64) (User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT `+userColumns+` FROM users WHERE id = ?`), id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return u, ErrNotFound
-	}
-	if err != nil {
-		return u, fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	return u, nil
-}
-
-// List returns every user ordered by id.
-func (s *Service) List(ctx context.Context) ([]User, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	defer rows.Close()
-	var out []User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
-}
-
-// Count returns the number of users.
-func (s *Service) Count(ctx context.Context) (int, error) {
-	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	return n, nil
-}
-
-// SetPassword replaces a user's password and ends their sessions.
-func (s *Service) SetPassword(ctx context.Context, email, password string) error {
-	if err := CheckPassword(password); err != nil {
-		return err
-	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.cost)
-	if err != nil {
-		return fmt.Errorf("hash password: %w", err)
-	}
-	return s.updateUser(ctx, email, `password_hash = ?`, string(hash))
-}
-
-// SetRole changes a user's role and ends their sessions, so the new role
-// applies at once. The last admin cannot be demoted.
-func (s *Service) SetRole(ctx context.Context, email string, role Role) error {
-	if _, err := ParseRole(string(role)); err != nil {
-		return err
-	}
-	u, err := s.ByEmail(ctx, email)
-	if err != nil {
-		return err
-	}
-	if u.Role == Admin && role != Admin {
-		var admins int
-		if err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT COUNT(*) FROM users WHERE role = ?`), string(Admin)).Scan(&admins); err != nil {
-			return fmt.Errorf("%w: %v", ErrUnavailable, err)
-		}
-		if admins <= 1 {
-			return fmt.Errorf("%w: %s is the last admin; make another admin first", ErrInvalid, u.Email)
-		}
-	}
-	return s.updateUser(ctx, email, `role = ?`, string(role))
-}
-
-func (s *Service) updateUser(ctx context.Context, email, set string, arg any) error {
-	u, err := s.ByEmail(ctx, email)
-	if err != nil {
-		return err
-	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE users SET `+set+`, updated_at = ? WHERE id = ?`), arg, s.now().UTC(), u.ID); err != nil {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	if _, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE sessions SET revoked = ? WHERE user_id = ?`), true, u.ID); err != nil {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	s.forgetUser(u.ID)
-	return nil
-}
-
-// Authenticate checks an email and password. The time taken does not tell
-// whether the account exists.
-func (s *Service) Authenticate(ctx context.Context, email, password string) (User, error) {
-	var u User
-	var hash, role string
-	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT id, email, role, created_at, updated_at, password_hash FROM users WHERE email = ?`),
-		strings.ToLower(strings.TrimSpace(email))).Scan(&u.ID, &u.Email, &role, &u.CreatedAt, &u.UpdatedAt, &hash)
-	if errors.Is(err, sql.ErrNoRows) {
-		_ = bcrypt.CompareHashAndPassword(dummyHash(s.cost), []byte(password))
-		return User{}, ErrCredentials
-	}
-	if err != nil {
-		return User{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
-		return User{}, ErrCredentials
-	}
-	u.Role = Role(role)
-	return u, nil
-}
-
-var (
-	dummyOnce sync.Once
-	dummy     []byte
-)
-
-func dummyHash(cost int) []byte {
-	dummyOnce.Do(func() { dummy, _ = bcrypt.GenerateFromPassword([]byte("rookery-timing-equaliser"), cost) })
-	return dummy
-}
-
 type claims struct {
 	Email string `json:"email"`
 	Role  Role   `json:"role"`
@@ -391,12 +209,17 @@ func (s *Service) Issue(ctx context.Context, u User) (string, time.Time, error) 
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("sign token: %w", err)
 	}
+	// The session was just written: it counts as verified now.
+	s.remember(Principal{UserID: u.ID, Email: u.Email, Role: u.Role, SessionID: sid, ExpiresAt: exp}, s.now())
 	return signed, exp, nil
 }
 
 // Verify checks a token and its session. When the database cannot be
-// reached it trusts the signed claims until they expire, so an outage does
-// not sign everybody out; revocations then apply once it is back.
+// reached, a session this process verified within the last minute keeps
+// working on what was verified then (so an outage does not sign everybody
+// out); any other token answers ErrUnavailable, because its signed claims
+// may describe a session that has since been revoked, a user since
+// demoted or disabled.
 func (s *Service) Verify(ctx context.Context, token string) (Principal, error) {
 	var c claims
 	if _, err := s.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return s.key, nil }); err != nil {
@@ -410,46 +233,51 @@ func (s *Service) Verify(ctx context.Context, token string) (Principal, error) {
 		return k.p, nil
 	}
 	var p Principal
-	var revoked bool
+	var revoked, disabled bool
 	var role string
 	// A database that stops answering (a partition, a frozen server) must
-	// not hold every request until the driver gives up: past this bound the
-	// signed claims are trusted, as for any other database error.
+	// not hold every request until the driver gives up.
 	qctx, cancel := context.WithTimeout(ctx, sessionCheckTimeout)
-	err := s.db.QueryRowContext(qctx, s.db.Rebind(`SELECT s.user_id, u.email, u.role, s.expires_at, s.revoked
-		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`), c.ID).Scan(&p.UserID, &p.Email, &role, &p.ExpiresAt, &revoked)
+	err := s.db.QueryRowContext(qctx, s.db.Rebind(`SELECT s.user_id, u.email, u.role, u.disabled, s.expires_at, s.revoked
+		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`), c.ID).Scan(&p.UserID, &p.Email, &role, &disabled, &p.ExpiresAt, &revoked)
 	cancel()
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
+		s.forgetSession(c.ID)
 		return Principal{}, ErrUnauthorized
 	case err != nil:
-		if ok {
+		if ok && now.Sub(k.checked) < outageTrust && now.Before(k.p.ExpiresAt) {
 			return k.p, nil
 		}
-		var id int64
-		fmt.Sscan(c.Subject, &id)
-		return Principal{UserID: id, Email: c.Email, Role: c.Role, SessionID: c.ID, ExpiresAt: c.ExpiresAt.Time}, nil
-	case revoked || !now.Before(p.ExpiresAt):
-		s.mu.Lock()
-		delete(s.known, c.ID)
-		s.mu.Unlock()
+		return Principal{}, fmt.Errorf("%w: check session: %v", ErrUnavailable, err)
+	case revoked || disabled || !now.Before(p.ExpiresAt):
+		s.forgetSession(c.ID)
 		return Principal{}, ErrUnauthorized
 	}
 	p.Role, p.SessionID = Role(role), c.ID
+	s.remember(p, now)
+	return p, nil
+}
+
+// remember caches a verified session.
+func (s *Service) remember(p Principal, at time.Time) {
 	s.mu.Lock()
 	if len(s.known) > 10000 { // bound memory; entries are cheap to rebuild
 		clear(s.known)
 	}
-	s.known[c.ID] = knownSession{p: p, checked: now}
+	s.known[p.SessionID] = knownSession{p: p, checked: at}
 	s.mu.Unlock()
-	return p, nil
+}
+
+func (s *Service) forgetSession(id string) {
+	s.mu.Lock()
+	delete(s.known, id)
+	s.mu.Unlock()
 }
 
 // Revoke ends a session.
 func (s *Service) Revoke(ctx context.Context, sessionID string) error {
-	s.mu.Lock()
-	delete(s.known, sessionID)
-	s.mu.Unlock()
+	s.forgetSession(sessionID)
 	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE sessions SET revoked = ? WHERE id = ?`), true, sessionID); err != nil {
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
@@ -464,36 +292,6 @@ func (s *Service) forgetUser(id int64) {
 		}
 	}
 	s.mu.Unlock()
-}
-
-// EnsureFirstAdmin creates the first admin when there are no users. With
-// no password given it generates one and returns it, to be shown once.
-func (s *Service) EnsureFirstAdmin(ctx context.Context, email, password string) (created bool, generated string, err error) {
-	n, err := s.Count(ctx)
-	if err != nil || n > 0 {
-		return false, "", err
-	}
-	if email == "" {
-		email = "admin@localhost.local"
-	}
-	if password == "" {
-		b := make([]byte, 18)
-		if _, err := rand.Read(b); err != nil {
-			return false, "", err
-		}
-		password = base64.RawURLEncoding.EncodeToString(b)
-		generated = password
-	}
-	// The first admin is never refused by a licence limit: without it
-	// nobody could sign in to fix the licence.
-	_, err = s.create(ctx, email, password, Admin, false)
-	if errors.Is(err, ErrExists) {
-		return false, "", nil // another replica won the race
-	}
-	if err != nil {
-		return false, "", fmt.Errorf("create first admin: %w", err)
-	}
-	return true, generated, nil
 }
 
 // ResealSigningKey re-encrypts the stored signing key after a key rotation.

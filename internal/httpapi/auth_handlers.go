@@ -12,12 +12,13 @@ type userView struct {
 	ID        int64     `json:"id"`
 	Email     string    `json:"email"`
 	Role      auth.Role `json:"role"`
+	Disabled  bool      `json:"disabled"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
 func viewUser(u auth.User) userView {
-	return userView{ID: u.ID, Email: u.Email, Role: u.Role, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+	return userView{ID: u.ID, Email: u.Email, Role: u.Role, Disabled: u.Disabled, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
@@ -79,54 +80,114 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]any{"user": viewUser(u)})
 }
 
-func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
+// userID reads the {id} path value.
+func userID(r *http.Request) (int64, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		writeError(w, http.StatusBadRequest, "the user id must be a positive whole number", nil)
+		return 0, errorf(http.StatusBadRequest, "the user id must be a positive whole number")
+	}
+	return id, nil
+}
+
+// updateUser changes a user's role, password and/or disabled state: all
+// fields are checked first, then written together in one transaction.
+func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
+	id, err := userID(r)
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	var body struct {
 		Role     *string `json:"role"`
 		Password *string `json:"password"`
+		Disabled *bool   `json:"disabled"`
 	}
 	if err := decode(w, r, &body); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if body.Role == nil && body.Password == nil {
-		writeError(w, http.StatusBadRequest, "send role and/or password", nil)
+	p, _ := principal(r.Context())
+	if id == p.UserID && body.Disabled != nil && *body.Disabled {
+		writeError(w, http.StatusBadRequest, "you cannot disable your own account; ask another admin", nil)
 		return
 	}
-	u, err := s.auth.ByID(r.Context(), id)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
+	var ch auth.Change
 	if body.Role != nil {
-		role, err := auth.ParseRole(*body.Role)
-		if err == nil {
-			err = s.auth.SetRole(r.Context(), u.Email, role)
-		}
-		s.track(r, "user_set_role", err, "user.target.name", u.Email, "user.target.roles", *body.Role)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
+		role := auth.Role(*body.Role)
+		ch.Role = &role
+	}
+	ch.Password, ch.Disabled = body.Password, body.Disabled
+	u, err := s.auth.Update(r.Context(), id, ch)
+	attrs := []any{"user.target.id", id}
+	if body.Role != nil {
+		attrs = append(attrs, "user.target.roles", *body.Role)
+	}
+	if body.Disabled != nil {
+		attrs = append(attrs, "user.target.disabled", *body.Disabled)
 	}
 	if body.Password != nil {
-		err := s.auth.SetPassword(r.Context(), u.Email, *body.Password)
-		s.track(r, "user_set_password", err, "user.target.name", u.Email)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
+		attrs = append(attrs, "user.target.password_changed", true)
 	}
-	u, err = s.auth.ByID(r.Context(), id)
+	if err == nil {
+		attrs = append(attrs, "user.target.name", u.Email)
+	}
+	s.track(r, "user_update", err, attrs...)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"user": viewUser(u)})
+}
+
+// deleteUser removes a user, their sessions, API keys and team
+// memberships. Nobody deletes their own account, and the last active
+// admin stays.
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
+	id, err := userID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if p, _ := principal(r.Context()); p.UserID == id {
+		writeError(w, http.StatusBadRequest, "you cannot delete your own account; ask another admin", nil)
+		return
+	}
+	u, err := s.auth.Delete(r.Context(), id)
+	s.track(r, "user_delete", err, "user.target.id", id, "user.target.name", u.Email)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"message": "User deleted", "user": viewUser(u)})
+}
+
+// changeOwnPassword lets a signed-in user replace their password. Their
+// other sessions end and their API keys are revoked; this session stays.
+func (s *Server) changeOwnPassword(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Current string `json:"current_password"`
+		New     string `json:"new_password"`
+	}
+	if err := decode(w, r, &body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if body.Current == "" || body.New == "" {
+		writeError(w, http.StatusBadRequest, "current_password and new_password are required", nil)
+		return
+	}
+	p, _ := principal(r.Context())
+	if p.APIKeyID != 0 {
+		writeError(w, http.StatusForbidden, "an API key cannot change a password; sign in", nil)
+		return
+	}
+	err := s.auth.ChangeOwnPassword(r.Context(), p.UserID, p.SessionID, body.Current, body.New)
+	s.track(r, "password_change", err, "user.id", p.UserID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"message": "Password changed; your other sessions were signed out and your API keys revoked"})
 }
 
 func (s *Server) apiKeyRoutes() {
@@ -155,7 +216,8 @@ func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 	var body struct {
-		Name string `json:"name"`
+		Name      string `json:"name"`
+		ExpiresAt string `json:"expires_at"`
 	}
 	if err := decode(w, r, &body); err != nil {
 		s.fail(w, r, err)
@@ -166,7 +228,16 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "an API key cannot create API keys; sign in", nil)
 		return
 	}
-	k, token, err := s.auth.CreateAPIKey(r.Context(), p.UserID, body.Name)
+	var expires time.Time
+	if body.ExpiresAt != "" {
+		t, err := time.Parse(time.RFC3339, body.ExpiresAt)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "expires_at must be a time such as 2027-01-31T00:00:00Z", nil)
+			return
+		}
+		expires = t
+	}
+	k, token, err := s.auth.CreateAPIKey(r.Context(), p.UserID, body.Name, expires)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -188,12 +259,4 @@ func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"message": "API key revoked", "id": id})
-}
-
-func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusNotImplemented, "not implemented yet", nil)
-}
-
-func (s *Server) changeOwnPassword(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusNotImplemented, "not implemented yet", nil)
 }

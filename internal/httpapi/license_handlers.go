@@ -59,8 +59,8 @@ func MaxUsers(m *license.Manager) int64 {
 	return license.Unlimited
 }
 
-// UserLimit refuses a new user beyond the licence's limit; it is meant for
-// auth.Service.BeforeCreate.
+// UserLimit refuses a change that adds an active user beyond the licence's limit; it is meant for
+// auth.Service.CheckLimit.
 func UserLimit(m *license.Manager) func(ctx context.Context, existing int) error {
 	return func(_ context.Context, existing int) error {
 		limit := MaxUsers(m)

@@ -71,6 +71,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusNotFound, "API key not found", nil)
 	case errors.Is(err, auth.ErrNotFound):
 		writeError(w, http.StatusNotFound, "User not found", nil)
+	case errors.Is(err, auth.ErrDisabled):
+		writeError(w, http.StatusForbidden, err.Error(), nil)
 	case errors.Is(err, auth.ErrUnauthorized):
 		writeError(w, http.StatusUnauthorized, "sign in first: the session is missing, expired or revoked", nil)
 	case errors.Is(err, teams.ErrInvalid):

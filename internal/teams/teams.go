@@ -97,6 +97,11 @@ func (s *Store) Create(ctx context.Context, name string, members []int64, allow 
 		return Team{}, unavailable(err)
 	}
 	defer tx.Rollback()
+	// The teams lock makes the count below see every team committed before
+	// it, so two concurrent creates cannot both pass a one-team limit.
+	if err := s.db.Lock(ctx, tx, db.LockTeams); err != nil {
+		return Team{}, unavailable(err)
+	}
 	if allow != nil {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM teams`).Scan(&n); err != nil {
