@@ -42,6 +42,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newServeCmd(),
 		newMigrateCmd(),
+		newDBCmd(),
 		newConfigCmd(),
 		newUserCmd(),
 		newLicenseCmd(),

@@ -17,7 +17,8 @@ import (
 )
 
 func newServeCmd() *cobra.Command {
-	return &cobra.Command{
+	var fresh bool
+	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the server (HTTP_PORT, default 8080; embedded SQLite under ./data unless DATABASE_URL or DB_TYPE say otherwise)",
 		Args:  cobra.NoArgs,
@@ -41,22 +42,28 @@ func newServeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a, err := app.New(cmd.Context(), s, log, app.Options{Level: level, Banner: os.Stdout, Version: version, Shipper: sh})
+			a, err := app.New(cmd.Context(), s, log, app.Options{Level: level, Banner: os.Stdout, Version: version, Shipper: sh, Init: fresh})
 			if err != nil {
 				return err
 			}
 			return a.Run(cmd.Context(), 15*time.Second)
 		},
 	}
+	cmd.Flags().BoolVar(&fresh, "init", false, initFlagHelp)
+	return cmd
 }
 
+// initFlagHelp describes --init on serve and migrate.
+const initFlagHelp = "initialise an empty database even though the key file of an earlier install exists (a fresh install; the old data is not coming back)"
+
 func newMigrateCmd() *cobra.Command {
-	return &cobra.Command{
+	var fresh bool
+	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Apply the embedded database migrations and exit",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			core, err := openCore(cmd.Context())
+			core, err := openCoreWith(cmd.Context(), app.CoreOptions{Init: fresh})
 			if err != nil {
 				return err
 			}
@@ -65,17 +72,25 @@ func newMigrateCmd() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&fresh, "init", false, initFlagHelp)
+	return cmd
 }
 
-// openCore opens the database for operator commands, logging only warnings.
+// openCore opens the database for operator commands, logging only
+// warnings. Like serve, it refuses an empty database next to an earlier
+// install's key file: only serve --init and migrate --init initialise one.
 func openCore(ctx context.Context) (*app.Core, error) {
+	return openCoreWith(ctx, app.CoreOptions{})
+}
+
+func openCoreWith(ctx context.Context, o app.CoreOptions) (*app.Core, error) {
 	log, level := newLogger()
 	level.Set(4) // warn
 	s, err := app.SettingsFromEnv(os.Getenv)
 	if err != nil {
 		return nil, err
 	}
-	return app.OpenCore(ctx, s, log)
+	return app.OpenCoreWith(ctx, s, log, o)
 }
 
 func newHealthcheckCmd() *cobra.Command {

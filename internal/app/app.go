@@ -43,6 +43,8 @@ type App struct {
 	srv      *http.Server
 	grpcAddr string
 
+	// ready is closed by catchUp; see Ready.
+	ready   chan struct{}
 	stop    context.CancelFunc
 	loops   sync.WaitGroup
 	cancels []func()
@@ -60,16 +62,19 @@ type Options struct {
 	// Shipper, when set, is the KillKrill shipper behind the logger; the
 	// app follows the killkrill_* keys with it.
 	Shipper *killkrill.Shipper
+	// Init initialises an empty database even though the key file of an
+	// earlier install exists (rookery serve --init); see OpenCoreWith.
+	Init bool
 }
 
 // New opens everything, bootstraps the configuration from the environment
 // and makes sure an admin exists. It does not start serving.
 func New(ctx context.Context, s Settings, log *slog.Logger, o Options) (*App, error) {
-	core, err := OpenCore(ctx, s, log)
+	core, err := OpenCoreWith(ctx, s, log, CoreOptions{Init: o.Init})
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Core: core, level: o.Level, banner: o.Banner, Shipper: o.Shipper}
+	a := &App{Core: core, level: o.Level, banner: o.Banner, Shipper: o.Shipper, ready: make(chan struct{})}
 	if a.banner == nil {
 		a.banner = io.Discard
 	}
@@ -90,8 +95,8 @@ func New(ctx context.Context, s Settings, log *slog.Logger, o Options) (*App, er
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.registerConfigMetrics()
 	a.API = httpapi.New(httpapi.Deps{
-		Config: core.Config, Auth: core.Auth, DB: core.DB, License: a.License, Teams: a.Teams, AI: a.AI, Log: log, Registry: a.Registry,
-		Throttle: auth.NewThrottle(nil), SecureCookies: s.SecureCookies, OnRequest: a.logRequest, UI: web.Handler(),
+		Config: core.Config, Auth: core.Auth, DB: probe{a}, License: a.License, Teams: a.Teams, AI: a.AI, Log: log, Registry: a.Registry,
+		Throttle: auth.NewThrottle(nil), SecureCookies: s.SecureCookies, TrustedProxies: s.TrustedProxies, OnRequest: a.logRequest, UI: web.Handler(),
 		Integrations: a.integrations, KillKrill: a.killkrillReport,
 	})
 	a.watchLogLevel()
@@ -190,15 +195,19 @@ func (a *App) Addr() string { return a.listener.Addr().String() }
 // Start begins serving and the background loops. Call Listen first.
 func (a *App) Start(ctx context.Context) {
 	ctx, a.stop = context.WithCancel(context.WithoutCancel(ctx))
-	notify := a.DB.Listen(ctx, config.NotifyChannel, a.Log)
+	notify, listening := a.DB.Listen(ctx, config.NotifyChannel, a.Log)
 	poll := a.Settings.PollInterval
 	if notify != nil && poll < 5*time.Second {
 		poll = 5 * time.Second // LISTEN/NOTIFY carries changes; polling is the safety net
 	}
-	a.loops.Add(2)
+	a.loops.Add(3)
 	go func() {
 		defer a.loops.Done()
 		a.Config.Watch(ctx, poll, notify)
+	}()
+	go func() {
+		defer a.loops.Done()
+		a.catchUp(ctx, listening)
 	}()
 	go func() {
 		defer a.loops.Done()
@@ -229,6 +238,78 @@ func (a *App) Start(ctx context.Context) {
 		}
 	}()
 	a.Log.Info("rookery is serving", "addr", a.Addr(), "database", string(a.DB.Dialect))
+	// Callers (and replicas' tests) may act as soon as Start returns:
+	// give the catch-up its moment, which on a healthy database is the
+	// time to open one connection. Past the bound /readyz keeps saying
+	// "starting" until it is done.
+	select {
+	case <-a.ready:
+	case <-ctx.Done():
+	case <-time.After(readyWait):
+		a.Log.Warn("not yet listening for configuration changes; /readyz answers 503 until it is", "waited", readyWait.String())
+	}
+}
+
+// readyWait bounds how long Start waits for the catch-up.
+const readyWait = 10 * time.Second
+
+// catchUp makes the snapshot complete and then reports the app ready. The
+// snapshot New loaded may miss a change committed before the PostgreSQL
+// LISTEN connection was in place (its NOTIFY went to nobody, and the
+// safety poll is seconds away): once listening, re-read; from then on
+// every change is either in the database read or announced. Polling
+// dialects need nothing: the revision they compare against is the one of
+// the loaded snapshot, so a change in between is seen at the next tick.
+func (a *App) catchUp(ctx context.Context, listening <-chan struct{}) {
+	if listening != nil {
+		select {
+		case <-listening:
+		case <-ctx.Done():
+			return
+		}
+		failing := false
+		for {
+			err := a.Config.Reload(ctx)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			if !failing {
+				a.Log.Warn("re-reading the configuration after LISTEN failed; retrying", "error", err.Error())
+				failing = true
+			}
+			select {
+			case <-time.After(time.Second):
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+	close(a.ready)
+}
+
+// Ready is closed once the app is in step with the database: from then on
+// no committed change can be missed. /readyz answers 503 before.
+func (a *App) Ready() <-chan struct{} { return a.ready }
+
+// probe is what /readyz asks: the database's health (reachable, and on
+// SQLite not damaged) and whether the app is in step with it.
+type probe struct{ a *App }
+
+func (p probe) PingContext(ctx context.Context) error { return p.a.DB.PingContext(ctx) }
+
+func (p probe) Health(ctx context.Context) error {
+	if err := p.a.DB.Health(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-p.a.ready:
+		return nil
+	default:
+		return httpapi.ErrStarting
+	}
 }
 
 // Shutdown stops serving (letting requests in flight finish until ctx

@@ -48,6 +48,9 @@ type Settings struct {
 	RetryDelay time.Duration
 	// DataDir holds the SQLite file when no URL or path is given.
 	DataDir string
+	// CheckInterval is how often Health re-runs SQLite's quick_check (a
+	// minute when zero). Tests shorten it.
+	CheckInterval time.Duration
 }
 
 // SettingsFromEnv reads DATABASE_URL or the DB_* variables of the
@@ -123,8 +126,49 @@ func parseDelay(v string) (time.Duration, error) {
 type DB struct {
 	*sql.DB
 	Dialect Dialect
-	// dsn is kept for opening dedicated connections (PostgreSQL LISTEN).
-	dsn string
+	// File is the SQLite database file; empty on other dialects.
+	File string
+	// dsn is kept for opening dedicated connections (PostgreSQL LISTEN,
+	// SQLite checks).
+	dsn    string
+	where  string
+	health health
+}
+
+// Where names the database for messages to an operator: the SQLite file,
+// or host and database name (never the password).
+func (d *DB) Where() string { return d.where }
+
+// describe is Where for a DSN Target produced.
+func describe(d Dialect, dsn string) string {
+	switch d {
+	case SQLite:
+		return sqliteFile(dsn)
+	case MySQL:
+		if cfg, err := mysql.ParseDSN(dsn); err == nil {
+			return "mysql://" + cfg.Addr + "/" + cfg.DBName
+		}
+	case Postgres:
+		if u, err := url.Parse(dsn); err == nil && u.Host != "" {
+			return "postgres://" + u.Host + u.Path
+		}
+	}
+	return string(d) + " database"
+}
+
+// SQLiteFile is the database file the settings name, "" when they name
+// another dialect (or cannot be read).
+func (s Settings) SQLiteFile() string {
+	_, d, dsn, err := s.Target()
+	if err != nil || d != SQLite {
+		return ""
+	}
+	return sqliteFile(dsn)
+}
+
+// sqliteFile is the path inside a DSN sqliteDSN built.
+func sqliteFile(dsn string) string {
+	return strings.TrimPrefix(strings.SplitN(dsn, "?", 2)[0], "file:")
 }
 
 // Target resolves the settings to a driver name, dialect and DSN.
@@ -238,7 +282,7 @@ func Open(ctx context.Context, s Settings, log *slog.Logger) (*DB, error) {
 		return nil, err
 	}
 	if dialect == SQLite {
-		if dir := filepath.Dir(strings.TrimPrefix(strings.SplitN(dsn, "?", 2)[0], "file:")); dir != "" {
+		if dir := filepath.Dir(sqliteFile(dsn)); dir != "" {
 			if err := os.MkdirAll(dir, 0o750); err != nil {
 				return nil, fmt.Errorf("create data directory: %w", err)
 			}
@@ -259,7 +303,14 @@ func Open(ctx context.Context, s Settings, log *slog.Logger) (*DB, error) {
 		// MariaDB closes idle connections after wait_timeout; recycle first.
 		sqldb.SetConnMaxLifetime(30 * time.Minute)
 	}
-	d := &DB{DB: sqldb, Dialect: dialect, dsn: dsn}
+	d := &DB{DB: sqldb, Dialect: dialect, dsn: dsn, where: describe(dialect, dsn)}
+	d.health.every = s.CheckInterval
+	if d.health.every <= 0 {
+		d.health.every = defaultCheckInterval
+	}
+	if dialect == SQLite {
+		d.File = sqliteFile(dsn)
+	}
 	attempts := s.MaxRetries + 1
 	for i := 1; ; i++ {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -267,6 +318,11 @@ func Open(ctx context.Context, s Settings, log *slog.Logger) (*DB, error) {
 		cancel()
 		if err == nil {
 			return d, nil
+		}
+		if IsDamaged(err) {
+			// Not an outage: retrying cannot repair a file.
+			sqldb.Close()
+			return nil, &DamageError{File: d.File, Findings: []string{err.Error()}}
 		}
 		if i >= attempts || ctx.Err() != nil {
 			sqldb.Close()

@@ -13,12 +13,15 @@ import (
 // (coalesced: a reader that is busy sees one signal for many). It
 // reconnects by itself and signals once after each reconnect, since
 // notifications sent while disconnected are lost. The channel is closed
-// when ctx ends. On other dialects it returns nil.
-func (d *DB) Listen(ctx context.Context, channel string, log *slog.Logger) <-chan struct{} {
+// when ctx ends. listening is closed once the first LISTEN is in place:
+// from then on no change can slip by unnoticed, so a snapshot loaded after
+// it is in step. On other dialects both channels are nil.
+func (d *DB) Listen(ctx context.Context, channel string, log *slog.Logger) (notify, listening <-chan struct{}) {
 	if d.Dialect != Postgres {
-		return nil
+		return nil, nil
 	}
 	out := make(chan struct{}, 1)
+	up := make(chan struct{})
 	signal := func() {
 		select {
 		case out <- struct{}{}:
@@ -31,7 +34,9 @@ func (d *DB) Listen(ctx context.Context, channel string, log *slog.Logger) <-cha
 		first := true
 		for ctx.Err() == nil {
 			err := d.listenOnce(ctx, channel, func() {
-				if !first {
+				if first {
+					close(up)
+				} else {
 					signal()
 				}
 				first = false
@@ -49,7 +54,7 @@ func (d *DB) Listen(ctx context.Context, channel string, log *slog.Logger) <-cha
 			backoff = min(backoff*2, 5*time.Second)
 		}
 	}()
-	return out
+	return out, up
 }
 
 func (d *DB) listenOnce(ctx context.Context, channel string, connected, signal func()) error {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rookery/rookery/config"
 	"github.com/rookery/rookery/internal/auth"
+	"github.com/rookery/rookery/internal/db"
 	"github.com/rookery/rookery/internal/teams"
 )
 
@@ -81,6 +82,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusConflict, err.Error(), nil)
 	case errors.Is(err, teams.ErrNotFound):
 		writeError(w, http.StatusNotFound, "Team not found", nil)
+	case db.IsDamaged(err):
+		// Checked before "unavailable", whose wrapping it often hides
+		// under: a damaged file is not a blip to wait out.
+		s.log.Error("the database is damaged", "path", r.URL.Path, "error", err.Error())
+		writeError(w, http.StatusInternalServerError, damagedMessage, map[string]any{"database": "damaged"})
 	case errors.Is(err, config.ErrUnavailable), errors.Is(err, auth.ErrUnavailable), errors.Is(err, teams.ErrUnavailable):
 		s.log.Warn("database unavailable", "path", r.URL.Path, "error", err.Error())
 		w.Header().Set("Retry-After", "5")
