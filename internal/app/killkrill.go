@@ -54,7 +54,9 @@ func (a *App) shipRequest(rec httpapi.RequestRecord) {
 	if a.Shipper == nil {
 		return
 	}
-	labels := map[string]string{"method": rec.Method, "route": rec.Route, "status": strconv.Itoa(rec.Status)}
+	// The method is bounded again here because RequestRecord is exported:
+	// a record from anywhere must not grow KillKrill's series without end.
+	labels := map[string]string{"method": httpapi.MethodLabel(rec.Method), "route": rec.Route, "status": strconv.Itoa(rec.Status)}
 	_ = a.Shipper.Counter(killkrill.MetricHTTPRequestsTotal, 1, labels)
 	_ = a.Shipper.Histogram(killkrill.MetricHTTPRequestDuration, float64(rec.Duration.Microseconds())/1000, labels)
 	if rec.RequestSize > 0 {

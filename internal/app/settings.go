@@ -5,6 +5,7 @@ package app
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,7 +29,10 @@ type Settings struct {
 	EncryptionKey string
 	OldKeys       []string
 	SecureCookies bool
-	PollInterval  time.Duration
+	// TrustedProxies (TRUSTED_PROXIES, comma-separated CIDR ranges) are
+	// the proxies whose X-Forwarded-For is believed to name the client.
+	TrustedProxies []netip.Prefix
+	PollInterval   time.Duration
 	// BcryptCost is BCRYPT_COST (default 12): the work factor of password hashes.
 	BcryptCost int
 	// GRPCEnabled (GRPC_ENABLED) serves the gRPC health service on
@@ -74,6 +78,9 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 		}
 		s.SecureCookies = b
 	}
+	if s.TrustedProxies, err = parseTrustedProxies(getenv("TRUSTED_PROXIES")); err != nil {
+		return s, err
+	}
 	s.GRPCPort, s.AppHost, s.AppVersion = 50051, getenv("APP_HOST"), getenv("APP_VERSION")
 	if v := getenv("GRPC_ENABLED"); v != "" {
 		b, ok := config.ParseBool(v)
@@ -104,6 +111,32 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 		s.PollInterval = p
 	}
 	return s, nil
+}
+
+// parseTrustedProxies reads TRUSTED_PROXIES: CIDR ranges separated by
+// commas; a bare address stands for itself alone.
+func parseTrustedProxies(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				return nil, fmt.Errorf("TRUSTED_PROXIES: %q is not a CIDR range such as 10.0.0.0/8 or fd00::/8: %w", f, err)
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			// ::ffff:10.0.0.0/104 is 10.0.0.0/8: peers are compared unmapped.
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // KeyFile is where the generated encryption key lives when

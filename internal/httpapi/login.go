@@ -29,25 +29,34 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if max <= 0 {
 		max = 5
 	}
-	accountKey, ipKey := "account:"+body.Email, "ip:"+clientIP(r)
-	if d := max64(s.throttle.Wait(accountKey), s.throttle.Wait(ipKey)); d > 0 {
+	// The attempt is counted before the password is checked, in the same
+	// step that checks the locks: concurrent guesses each take one of the
+	// max attempts, and the ones past it are refused without an answer.
+	accountKey, addrKey := auth.AccountKey(body.Email), "ip:"+s.clientBucket(r)
+	if d := s.throttle.Reserve(auth.Limit{Key: accountKey, Max: max}, auth.Limit{Key: addrKey, Max: max * 4}); d > 0 {
 		w.Header().Set("Retry-After", retryAfter(d))
 		writeError(w, http.StatusTooManyRequests, "too many failed sign-ins; wait "+retryAfter(d)+" seconds and try again", nil)
 		return
 	}
 	u, err := s.auth.Authenticate(r.Context(), body.Email, body.Password)
 	if errors.Is(err, auth.ErrCredentials) {
-		s.throttle.Fail(accountKey, max)
-		s.throttle.Fail(ipKey, max*4)
 		s.track(r, "login", err, "source.ip", clientIP(r))
 		writeError(w, http.StatusUnauthorized, "email or password is wrong", nil)
 		return
 	}
 	if err != nil {
+		if errors.Is(err, auth.ErrUnavailable) {
+			// The password could not be checked: that was no guess.
+			s.throttle.Release(accountKey)
+			s.throttle.Release(addrKey)
+		}
 		s.fail(w, r, err)
 		return
 	}
+	// The owner knows the password: forget the account's failures, and
+	// do not charge the address for a sign-in that was not a guess.
 	s.throttle.Succeed(accountKey)
+	s.throttle.Release(addrKey)
 	token, exp, err := s.auth.Issue(r.Context(), u)
 	if err != nil {
 		s.fail(w, r, err)
@@ -62,9 +71,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func max64(a, b time.Duration) time.Duration {
-	if a > b {
-		return a
+// clientBucket is the throttle bucket of the request's client address:
+// the address itself, or its /64 for IPv6 (see addrBucket).
+func (s *Server) clientBucket(r *http.Request) string {
+	if info, ok := r.Context().Value(keyInfo).(*requestInfo); ok && info.client.IsValid() {
+		return addrBucket(info.client)
 	}
-	return b
+	if a := clientAddr(r, s.trusted); a.IsValid() {
+		return addrBucket(a)
+	}
+	return clientIP(r)
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"net/http"
 	"strconv"
 	"time"
 
@@ -28,6 +29,20 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	return m
 }
 
+// MethodLabel bounds the method label: a client may send any token as a
+// method, and each new label value is a new series kept for the life of
+// the process, so anything but the standard methods becomes OTHER.
+func MethodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "OTHER"
+}
+
+// observe records one request; method must come from MethodLabel and
+// route from a registered pattern, so the number of series stays bounded.
 func (m *httpMetrics) observe(method, route string, status int, d time.Duration, size int64) {
 	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(method, route).Observe(float64(d) / float64(time.Millisecond))

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -26,6 +27,9 @@ const (
 // requestInfo is filled in while a request is handled, for the request log.
 type requestInfo struct {
 	user string
+	// client is the client's address (see clientAddr), worked out once so
+	// the throttle, the request log and the audit all name the same one.
+	client netip.Addr
 }
 
 func requestID(ctx context.Context) string {
@@ -108,13 +112,15 @@ func (s *Server) outer(next http.Handler) http.Handler {
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
 		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-		if r.TLS != nil {
+		// SECURE_COOKIES says TLS is terminated in front of rookery, so the
+		// browser reached us over HTTPS and should never try plain HTTP again.
+		if r.TLS != nil || s.secure {
 			h.Set("Strict-Transport-Security", "max-age=31536000")
 		}
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			h.Set("Cache-Control", "no-store")
 		}
-		info := &requestInfo{}
+		info := &requestInfo{client: clientAddr(r, s.trusted)}
 		ctx := context.WithValue(r.Context(), keyRequestID, id)
 		if strings.HasPrefix(r.URL.Path, "/api/") && !strings.HasPrefix(r.URL.Path, "/api/v1/ai/") {
 			// A frozen database must not hold requests forever: past this
@@ -146,9 +152,10 @@ func (s *Server) outer(next http.Handler) http.Handler {
 				route = "unmatched"
 			}
 			elapsed := time.Since(start)
-			s.metrics.observe(r.Method, route, status, elapsed, r.ContentLength)
+			method := MethodLabel(r.Method)
+			s.metrics.observe(method, route, status, elapsed, r.ContentLength)
 			if s.onRequest != nil {
-				s.onRequest(RequestRecord{ID: id, Method: r.Method, Path: r.URL.Path, Route: route, Status: status,
+				s.onRequest(RequestRecord{ID: id, Method: method, Path: r.URL.Path, Route: route, Status: status,
 					Duration: elapsed, User: info.user, ClientIP: clientIP(r), Bytes: sw.bytes, RequestSize: r.ContentLength})
 			}
 		}()
@@ -157,7 +164,8 @@ func (s *Server) outer(next http.Handler) http.Handler {
 }
 
 // RequestRecord describes one handled request, for logging and metrics
-// beyond the built-in ones.
+// beyond the built-in ones. Method is already bounded by MethodLabel and
+// Route is a registered pattern or "unmatched", so both are safe as labels.
 type RequestRecord struct {
 	ID, Method, Path, Route string
 	Status                  int
@@ -166,7 +174,13 @@ type RequestRecord struct {
 	Bytes, RequestSize      int64
 }
 
+// clientIP is the client's address as text, for logs, audit records and
+// the throttle: the one outer worked out (trusting X-Forwarded-For only
+// from TRUSTED_PROXIES), or the direct peer outside outer.
 func clientIP(r *http.Request) string {
+	if info, ok := r.Context().Value(keyInfo).(*requestInfo); ok && info.client.IsValid() {
+		return info.client.String()
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -38,6 +39,9 @@ type Deps struct {
 	// SecureCookies marks the session cookie Secure even on plain HTTP
 	// (when TLS is terminated by a proxy in front).
 	SecureCookies bool
+	// TrustedProxies (TRUSTED_PROXIES) are the proxies whose
+	// X-Forwarded-For names the client; empty trusts no one.
+	TrustedProxies []netip.Prefix
 	// OnRequest, when set, is told about every handled request.
 	OnRequest func(RequestRecord)
 	// UI serves the web interface for every path outside /api/.
@@ -61,6 +65,7 @@ type Server struct {
 	metrics   *httpMetrics
 	registry  *prometheus.Registry
 	secure    bool
+	trusted   []netip.Prefix
 	onRequest func(RequestRecord)
 	mux       *http.ServeMux
 }
@@ -74,7 +79,7 @@ func New(d Deps) *Server {
 		d.Throttle = auth.NewThrottle(nil)
 	}
 	s := &Server{cfg: d.Config, auth: d.Auth, throttle: d.Throttle, db: d.DB, license: d.License, teams: d.Teams, log: d.Log, registry: d.Registry,
-		secure: d.SecureCookies, onRequest: d.OnRequest, mux: http.NewServeMux()}
+		secure: d.SecureCookies, trusted: d.TrustedProxies, onRequest: d.OnRequest, mux: http.NewServeMux()}
 	s.metrics = newHTTPMetrics(d.Registry)
 	if d.AI != nil {
 		s.ai = &aiPart{client: d.AI, metrics: newAIMetrics(d.Registry)}
