@@ -57,15 +57,25 @@ func (s *Store) Bootstrap(ctx context.Context, getenv func(string) string) (Boot
 	return res, nil
 }
 
-// RotateKey re-encrypts every sensitive row with next's current key, in one
-// transaction, and records it in each key's history. The store's own
-// sealer must be able to open the existing values; next must too (give it
-// the old key as an old key) for the store to keep working afterwards.
-func (s *Store) RotateKey(ctx context.Context, next *Sealer, o Origin) (int, error) {
-	n := 0
+// RotateResult counts what RotateKey re-encrypted.
+type RotateResult struct {
+	Values     int // sensitive config values
+	AppSecrets int // sealed rows of app_secrets (the token signing key...)
+}
+
+// RotateKey re-encrypts, with next's current key and in one transaction,
+// every sensitive config value (recorded in each key's history) and every
+// sealed row of the app_secrets table (bound to its name, as they were
+// sealed): a failure anywhere leaves everything as it was, never some
+// values under a key nothing reads. The store's own sealer must open the
+// existing values; next must too (give it the old key as an old key) for
+// the store to keep working afterwards. A value that cannot be decrypted
+// stops the rotation and is named in the error.
+func (s *Store) RotateKey(ctx context.Context, next *Sealer, o Origin) (RotateResult, error) {
+	var res RotateResult
 	err := s.inTx(ctx, "rotate encryption key", func(tx *sql.Tx) error {
-		n = 0 // the transaction may run again
-		rows, err := tx.QueryContext(ctx, `SELECT `+entryColumns+` FROM config`+s.forUpdate())
+		res = RotateResult{} // the transaction may run again
+		rows, err := tx.QueryContext(ctx, `SELECT `+entryColumns+` FROM config ORDER BY config_key`+s.forUpdate())
 		if err != nil {
 			return unavailable("read config", err)
 		}
@@ -74,7 +84,11 @@ func (s *Store) RotateKey(ctx context.Context, next *Sealer, o Origin) (int, err
 			e, err := s.scanEntry(rows)
 			if err != nil {
 				rows.Close()
-				return err
+				return unavailable("read config", err)
+			}
+			if e.Unreadable != "" {
+				rows.Close()
+				return &UnreadableError{Key: e.Key, Op: "rotate the encryption key"}
 			}
 			if e.Sensitive {
 				todo = append(todo, e)
@@ -94,17 +108,61 @@ func (s *Store) RotateKey(ctx context.Context, next *Sealer, o Origin) (int, err
 				return unavailable("re-encrypt "+e.Key, err)
 			}
 			masked := Masked
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO config_audit (config_key, action, actor, request_id, client_ip, old_value, new_value, version, created_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), e.Key, ActionRekey, o.Actor, nullable(o.RequestID), nullable(o.ClientIP), &masked, &masked, e.Version, now); err != nil {
-				return unavailable("audit "+e.Key, err)
+			if err := s.insertAudit(ctx, tx, e.Key, ActionRekey, o, &masked, &masked, e.Version, now); err != nil {
+				return err
 			}
-			n++
+			res.Values++
 		}
+		n, err := s.resealAppSecrets(ctx, tx, next)
+		if err != nil {
+			return err
+		}
+		res.AppSecrets = n
 		return s.bump(ctx, tx)
 	})
 	if err != nil {
-		return 0, err
+		return RotateResult{}, err
 	}
 	s.sealer = next
-	return n, nil
+	return res, nil
+}
+
+// resealAppSecrets re-encrypts every sealed row of app_secrets inside tx.
+// Rows stored in the clear are not the sealer's and are left as they are.
+func (s *Store) resealAppSecrets(ctx context.Context, tx *sql.Tx, next *Sealer) (int, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT name, secret_value FROM app_secrets ORDER BY name`+s.forUpdate())
+	if err != nil {
+		return 0, unavailable("read app secrets", err)
+	}
+	type secret struct{ name, value string }
+	var todo []secret
+	for rows.Next() {
+		var sc secret
+		if err := rows.Scan(&sc.name, &sc.value); err != nil {
+			rows.Close()
+			return 0, unavailable("read app secrets", err)
+		}
+		if IsSealed(sc.value) {
+			todo = append(todo, sc)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, unavailable("read app secrets", err)
+	}
+	for _, sc := range todo {
+		plain, err := s.sealer.Open(sc.name, sc.value)
+		if err != nil {
+			// The sealer's message names the row and the key id, never the value.
+			return 0, fmt.Errorf("cannot rotate the encryption key: app secret %q: %w: %v", sc.name, ErrUnreadable, err)
+		}
+		sealed, err := next.Seal(sc.name, plain)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE app_secrets SET secret_value = ? WHERE name = ?`), sealed, sc.name); err != nil {
+			return 0, unavailable("re-encrypt app secret "+sc.name, err)
+		}
+	}
+	return len(todo), nil
 }

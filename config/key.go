@@ -60,6 +60,12 @@ type Key struct {
 	// Default is used when neither the database nor the environment has a
 	// value. It is not validated against Rule: "" often means "unset".
 	Default string
+	// Carries names the sensitive keys whose values are sent to where this
+	// key points (a URL, a host). Changing this key while one of them is
+	// set requires giving that secret again in the same change: otherwise
+	// an administrator who cannot read the secret could redirect it to a
+	// host of their choosing. The registry checks every name.
+	Carries []string
 }
 
 // Env is the environment variable that bootstraps the key: its name in
@@ -150,6 +156,11 @@ func NewRegistry(keys ...Key) (*Registry, error) {
 		r.keys[k.Name] = k
 		r.order = append(r.order, k.Name)
 	}
+	for _, k := range keys {
+		if err := r.checkCarries(k); err != nil {
+			return nil, err
+		}
+	}
 	sort.Strings(r.order)
 	r.index = make(map[string]int, len(r.order))
 	for i, n := range r.order {
@@ -178,6 +189,28 @@ func (k Key) check() error {
 	}
 	if !ValidCategory(k.Category) {
 		return fmt.Errorf("config key %q: unknown category %q", k.Name, k.Category)
+	}
+	return nil
+}
+
+// checkCarries refuses a Carries list that names an undeclared key, a key
+// that is not sensitive (nothing to protect: a typo, most likely), the key
+// itself, or the same key twice.
+func (r *Registry) checkCarries(k Key) error {
+	seen := map[string]bool{}
+	for _, name := range k.Carries {
+		target, ok := r.keys[name]
+		switch {
+		case !ok:
+			return fmt.Errorf("config key %q carries %q, which is not declared", k.Name, name)
+		case name == k.Name:
+			return fmt.Errorf("config key %q cannot carry itself", k.Name)
+		case !target.Sensitive:
+			return fmt.Errorf("config key %q carries %q, which is not sensitive", k.Name, name)
+		case seen[name]:
+			return fmt.Errorf("config key %q carries %q twice", k.Name, name)
+		}
+		seen[name] = true
 	}
 	return nil
 }

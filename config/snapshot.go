@@ -29,9 +29,15 @@ type Value struct {
 	Int    int64
 	Bool   bool
 	Source Source
-	// Entry is the stored row, when the value comes from the database.
+	// Entry is the stored row, when the value comes from the database, or
+	// when the stored value cannot be decrypted (Entry.Unreadable says why;
+	// Text and Source are then the fallback's).
 	Entry *Entry
 }
+
+// Unreadable reports whether the key has a stored value that cannot be
+// decrypted, so the effective value is the fallback.
+func (v *Value) Unreadable() bool { return v.Entry != nil && v.Entry.Unreadable != "" }
 
 // Shown is the value as anyone outside the process may see it.
 func (v *Value) Shown() string {
@@ -112,6 +118,8 @@ type Change struct {
 // defaults; call Reload to bring in the database.
 func New(store *Store, getenv func(string) string, log *slog.Logger) *Config {
 	c := &Config{reg: store.reg, store: store, getenv: getenv, log: log, subs: map[int]subscription{}}
+	// The store's rules (secret re-entry) must see the same environment.
+	store.SetEnv(getenv)
 	c.cur.Store(c.build(nil, 0))
 	return c
 }
@@ -242,7 +250,13 @@ func (c *Config) build(entries []Entry, rev int64) *Snapshot {
 	}
 	for _, k := range c.reg.Keys() {
 		v := &Value{Key: k, Text: k.Default, Source: FromDefault}
-		if e, ok := stored[k.Name]; ok {
+		if e, ok := stored[k.Name]; ok && e.Unreadable != "" {
+			// Keep running on the fallback and say so once per load, with
+			// the key and the reason (which never holds the value).
+			c.log.Error("stored config value cannot be decrypted; using the fallback until it is replaced or deleted (rookery config delete KEY --force)",
+				"key", k.Name, "reason", e.Unreadable)
+			v.Entry = e
+		} else if ok {
 			if canon, err := k.Parse(e.Value); err == nil {
 				v.Text, v.Source, v.Entry = canon, FromDatabase, e
 			} else {
@@ -265,6 +279,10 @@ func (c *Config) build(entries []Entry, rev int64) *Snapshot {
 	}
 	for _, e := range entries {
 		if _, ok := stored[e.Key]; ok {
+			if e.Unreadable != "" {
+				c.log.Error("stored config value cannot be decrypted; using the fallback until it is replaced or deleted (rookery config delete KEY --force)",
+					"key", e.Key, "reason", e.Unreadable)
+			}
 			v := &Value{Key: Key{Name: e.Key, Type: e.Type, Category: e.Category, Description: e.Description, Sensitive: e.Sensitive},
 				Text: e.Value, Source: FromDatabase, Entry: stored[e.Key]}
 			fill(v)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +22,10 @@ const NotifyChannel = "rookery_config"
 
 // Entry is one stored row, its value decrypted.
 type Entry struct {
+	// Unreadable says why the stored value could not be decrypted (a
+	// tampered row, or one sealed with a key that is no longer given);
+	// "" when it could. Value is then empty and never used.
+	Unreadable  string
 	Key         string
 	Value       string
 	Type        Type
@@ -35,11 +40,18 @@ type Entry struct {
 
 // Shown is the value as anyone outside the process may see it.
 func (e Entry) Shown() string {
+	if e.Unreadable != "" {
+		return UnreadableMark
+	}
 	if e.Sensitive {
 		return Masked
 	}
 	return e.Value
 }
+
+// UnreadableMark stands for a stored value that could not be decrypted,
+// in listings and in the audit trail.
+const UnreadableMark = "(unreadable)"
 
 // Origin says who makes a change, for the audit trail.
 type Origin struct {
@@ -88,11 +100,24 @@ type Store struct {
 	reg     *Registry
 	sealer  *Sealer
 	now     func() time.Time
+	// getenv is where the environment layer comes from: the secret
+	// re-entry rule must see a secret that is set only in the environment.
+	getenv func(string) string
 }
 
-// NewStore wraps an open database whose schema is migrated.
+// NewStore wraps an open database whose schema is migrated. It reads the
+// process environment until SetEnv says otherwise.
 func NewStore(db *sql.DB, dialect Dialect, reg *Registry, sealer *Sealer) *Store {
-	return &Store{db: db, dialect: dialect, reg: reg, sealer: sealer, now: time.Now}
+	return &Store{db: db, dialect: dialect, reg: reg, sealer: sealer, now: time.Now, getenv: os.Getenv}
+}
+
+// SetEnv sets where environment values come from (New does it with its
+// own getenv, so the store and the snapshot agree). Call it before the
+// store is used.
+func (s *Store) SetEnv(getenv func(string) string) {
+	if getenv != nil {
+		s.getenv = getenv
+	}
 }
 
 // Registry returns the declared keys.
@@ -142,9 +167,13 @@ func (s *Store) scanEntry(r rowScanner) (Entry, error) {
 		e.Sensitive = true
 	}
 	if IsSealed(e.Value) {
+		// A row that does not open is reported on the entry, not as an
+		// error: one tampered row must not stop every reader (start-up,
+		// the CLI command that would delete it).
 		v, err := s.sealer.Open(e.Key, e.Value)
 		if err != nil {
-			return e, err
+			e.Value, e.Unreadable = "", err.Error()
+			return e, nil
 		}
 		e.Value = v
 	}
@@ -206,107 +235,210 @@ func (s *Store) Revision(ctx context.Context) (int64, error) {
 
 // Set validates raw for key and stores it: created when absent (only for
 // declared keys), updated otherwise. ifVersion is AnyVersion, Absent, or
-// the version the caller last saw (optimistic concurrency).
+// the version the caller last saw (optimistic concurrency). Changing a key
+// that carries secrets while they are set is refused with a
+// SecretReentryError: use Apply to give them along.
 func (s *Store) Set(ctx context.Context, key, raw string, ifVersion int64, o Origin) (Entry, error) {
 	return s.set(ctx, key, raw, ifVersion, o, false)
 }
 
+// set is Set; bootstrap marks the environment's first insert, which the
+// secret re-entry rule does not apply to (the environment set both).
 func (s *Store) set(ctx context.Context, key, raw string, ifVersion int64, o Origin, bootstrap bool) (Entry, error) {
 	decl, declared := s.reg.Lookup(key)
 	var out Entry
 	err := s.inTx(ctx, "set config "+key, func(tx *sql.Tx) error {
-		cur, err := s.scanEntry(tx.QueryRowContext(ctx, s.q(`SELECT `+entryColumns+` FROM config WHERE config_key = ?`+s.forUpdate()), key))
-		exists := err == nil
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return unavailable("read config "+key, err)
+		cur, err := s.lockRow(ctx, tx, key)
+		if err != nil {
+			return err
 		}
 		switch {
-		case !exists && !declared:
+		case cur == nil && !declared:
 			return fmt.Errorf("%s: %w", key, ErrNotFound)
-		case !exists && ifVersion > 0:
+		case cur == nil && ifVersion > 0:
 			return &ConflictError{Key: key}
-		case exists && ifVersion != AnyVersion && ifVersion != cur.Version:
+		case cur != nil && ifVersion != AnyVersion && ifVersion != cur.Version:
 			return &ConflictError{Key: key, Current: cur.Version}
 		}
 		k := decl
 		if !declared { // a row left by an older release: keep its own type
-			k = Key{Name: key, Type: cur.Type, Category: cur.Category, Description: cur.Description, Sensitive: cur.Sensitive}
+			k = rowKey(*cur)
 		}
 		canon, err := k.Parse(raw)
 		if err != nil {
 			return err
 		}
-		stored := canon
-		if k.Sensitive {
-			if stored, err = s.sealer.Seal(key, canon); err != nil {
+		if !bootstrap {
+			redirects := moves(s.effective(k, cur), canon)
+			if err := s.checkReentry(ctx, tx, map[string]bool{key: redirects}, map[string]Edit{key: {Key: key, Value: canon}}); err != nil {
 				return err
 			}
 		}
-		now := s.now().UTC().Truncate(time.Microsecond)
 		action := ActionCreate
 		if bootstrap {
 			action = ActionBootstrap
 		}
-		if exists {
-			action = ActionUpdate
-			res, err := tx.ExecContext(ctx, s.q(`UPDATE config SET config_value = ?, config_type = ?, category = ?, description = ?,
-				is_sensitive = ?, last_updated = ?, updated_by = ?, version = version + 1
-				WHERE config_key = ? AND version = ?`),
-				stored, k.Type, k.Category, k.Description, k.Sensitive, now, o.Actor, key, cur.Version)
-			if err != nil {
-				return unavailable("update config "+key, err)
-			}
-			if n, err := res.RowsAffected(); err == nil && n != 1 {
-				return &ConflictError{Key: key, Current: cur.Version}
-			}
-			out = Entry{Key: key, Value: canon, Type: k.Type, Category: k.Category, Description: k.Description,
-				Sensitive: k.Sensitive, LastUpdated: now, UpdatedBy: o.Actor, CreatedAt: cur.CreatedAt, Version: cur.Version + 1}
-		} else {
-			_, err := tx.ExecContext(ctx, s.q(`INSERT INTO config (config_key, config_value, config_type, category, description,
-				is_sensitive, last_updated, updated_by, created_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`),
-				key, stored, k.Type, k.Category, k.Description, k.Sensitive, now, o.Actor, now)
-			if err != nil {
-				if isUnique(err) {
-					return &ConflictError{Key: key}
-				}
-				return unavailable("insert config "+key, err)
-			}
-			out = Entry{Key: key, Value: canon, Type: k.Type, Category: k.Category, Description: k.Description,
-				Sensitive: k.Sensitive, LastUpdated: now, UpdatedBy: o.Actor, CreatedAt: now, Version: 1}
+		now := s.now().UTC().Truncate(time.Microsecond)
+		if out, err = s.write(ctx, tx, k, cur, canon, action, o, now); err != nil {
+			return err
 		}
-		var old *string
-		if exists {
-			old = strPtr(cur.Shown())
-		}
-		return s.audit(ctx, tx, out.Key, action, o, old, strPtr(out.Shown()), out.Version, now)
+		return s.bump(ctx, tx)
 	})
 	return out, err
 }
 
 // Delete removes a stored key; the effective value falls back to the
-// environment, then the default.
+// environment, then the default. A row whose value cannot be decrypted is
+// refused with an UnreadableError (see ForceDelete).
 func (s *Store) Delete(ctx context.Context, key string, ifVersion int64, o Origin) error {
+	return s.delete(ctx, key, ifVersion, o, false)
+}
+
+// ForceDelete is Delete that also removes a row whose value cannot be
+// decrypted; the audit trail records the old value as UnreadableMark.
+func (s *Store) ForceDelete(ctx context.Context, key string, ifVersion int64, o Origin) error {
+	return s.delete(ctx, key, ifVersion, o, true)
+}
+
+func (s *Store) delete(ctx context.Context, key string, ifVersion int64, o Origin, force bool) error {
 	return s.inTx(ctx, "delete config "+key, func(tx *sql.Tx) error {
-		cur, err := s.scanEntry(tx.QueryRowContext(ctx, s.q(`SELECT `+entryColumns+` FROM config WHERE config_key = ?`+s.forUpdate()), key))
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%s: %w", key, ErrNotFound)
-		}
+		cur, err := s.lockRow(ctx, tx, key)
 		if err != nil {
-			return unavailable("read config "+key, err)
+			return err
+		}
+		if cur == nil {
+			return fmt.Errorf("%s: %w", key, ErrNotFound)
 		}
 		if ifVersion != AnyVersion && ifVersion != cur.Version {
 			return &ConflictError{Key: key, Current: cur.Version}
 		}
-		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM config WHERE config_key = ? AND version = ?`), key, cur.Version)
+		if cur.Unreadable != "" && !force {
+			return &UnreadableError{Key: key, Op: "delete"}
+		}
+		k, declared := s.reg.Lookup(key)
+		if !declared {
+			k = rowKey(*cur)
+		}
+		redirects := moves(s.effective(k, cur), s.fallback(k))
+		if err := s.checkReentry(ctx, tx, map[string]bool{key: redirects}, map[string]Edit{key: {Key: key, Remove: true}}); err != nil {
+			return err
+		}
+		if err := s.drop(ctx, tx, *cur, o, s.now().UTC().Truncate(time.Microsecond)); err != nil {
+			return err
+		}
+		return s.bump(ctx, tx)
+	})
+}
+
+// rowKey is the declaration of a stored row whose key is not declared (left
+// by an older release): its own type, category and sensitivity.
+func rowKey(e Entry) Key {
+	return Key{Name: e.Key, Type: e.Type, Category: e.Category, Description: e.Description, Sensitive: e.Sensitive}
+}
+
+// lockRow reads key's row for update inside tx; nil when it is not stored.
+func (s *Store) lockRow(ctx context.Context, tx *sql.Tx, key string) (*Entry, error) {
+	return s.readRow(ctx, tx, key, true)
+}
+
+// fallback is the value key has when nothing is stored: its environment
+// variable when that is valid, else its default (the snapshot's order).
+func (s *Store) fallback(k Key) string {
+	if raw := s.getenv(k.Env()); raw != "" {
+		if canon, err := k.Parse(raw); err == nil {
+			return canon
+		}
+	}
+	return k.Default
+}
+
+// effective is the value in force for key given its stored row (nil when
+// absent): a row that cannot be decrypted or no longer passes the rules is
+// not in force, the snapshot runs on the fallback instead.
+func (s *Store) effective(k Key, cur *Entry) string {
+	if cur != nil && cur.Unreadable == "" {
+		if canon, err := k.Parse(cur.Value); err == nil {
+			return canon
+		}
+	}
+	return s.fallback(k)
+}
+
+// moves reports whether a key's effective value going from before to
+// after sends what it carries somewhere new. An empty value sends nothing
+// anywhere (the integration is off), so clearing is not a move.
+func moves(before, after string) bool { return after != before && after != "" }
+
+// nextVersion is the version a newly inserted row of key starts at: one
+// more than any version the key's audit trail holds, so a key deleted and
+// created again never reuses a version (and an ETag taken before the
+// delete cannot match the new row). Read inside the writing transaction.
+func (s *Store) nextVersion(ctx context.Context, tx *sql.Tx, key string) (int64, error) {
+	var v sql.NullInt64
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT MAX(version) FROM config_audit WHERE config_key = ?`), key).Scan(&v); err != nil {
+		return 0, unavailable("read versions of "+key, err)
+	}
+	return v.Int64 + 1, nil
+}
+
+// write stores canon (already validated) for key inside tx and records it
+// in the audit trail; cur is the locked row, nil when absent. The caller
+// bumps the revision.
+func (s *Store) write(ctx context.Context, tx *sql.Tx, k Key, cur *Entry, canon, action string, o Origin, now time.Time) (Entry, error) {
+	stored := canon
+	if k.Sensitive {
+		var err error
+		if stored, err = s.sealer.Seal(k.Name, canon); err != nil {
+			return Entry{}, err
+		}
+	}
+	out := Entry{Key: k.Name, Value: canon, Type: k.Type, Category: k.Category, Description: k.Description,
+		Sensitive: k.Sensitive, LastUpdated: now, UpdatedBy: o.Actor}
+	var old *string
+	if cur != nil {
+		action = ActionUpdate
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE config SET config_value = ?, config_type = ?, category = ?, description = ?,
+			is_sensitive = ?, last_updated = ?, updated_by = ?, version = version + 1
+			WHERE config_key = ? AND version = ?`),
+			stored, k.Type, k.Category, k.Description, k.Sensitive, now, o.Actor, k.Name, cur.Version)
 		if err != nil {
-			return unavailable("delete config "+key, err)
+			return Entry{}, unavailable("update config "+k.Name, err)
 		}
 		if n, err := res.RowsAffected(); err == nil && n != 1 {
-			return &ConflictError{Key: key, Current: cur.Version}
+			return Entry{}, &ConflictError{Key: k.Name, Current: cur.Version}
 		}
-		now := s.now().UTC().Truncate(time.Microsecond)
-		return s.audit(ctx, tx, key, ActionDelete, o, strPtr(cur.Shown()), nil, cur.Version+1, now)
-	})
+		out.CreatedAt, out.Version = cur.CreatedAt, cur.Version+1
+		old = strPtr(cur.Shown())
+	} else {
+		version, err := s.nextVersion(ctx, tx, k.Name)
+		if err != nil {
+			return Entry{}, err
+		}
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO config (config_key, config_value, config_type, category, description,
+			is_sensitive, last_updated, updated_by, created_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			k.Name, stored, k.Type, k.Category, k.Description, k.Sensitive, now, o.Actor, now, version)
+		if err != nil {
+			if isUnique(err) {
+				return Entry{}, &ConflictError{Key: k.Name}
+			}
+			return Entry{}, unavailable("insert config "+k.Name, err)
+		}
+		out.CreatedAt, out.Version = now, version
+	}
+	return out, s.insertAudit(ctx, tx, out.Key, action, o, old, strPtr(out.Shown()), out.Version, now)
+}
+
+// drop deletes the locked row cur inside tx and records it in the audit
+// trail under the next version. The caller bumps the revision.
+func (s *Store) drop(ctx context.Context, tx *sql.Tx, cur Entry, o Origin, now time.Time) error {
+	res, err := tx.ExecContext(ctx, s.q(`DELETE FROM config WHERE config_key = ? AND version = ?`), cur.Key, cur.Version)
+	if err != nil {
+		return unavailable("delete config "+cur.Key, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n != 1 {
+		return &ConflictError{Key: cur.Key, Current: cur.Version}
+	}
+	return s.insertAudit(ctx, tx, cur.Key, ActionDelete, o, strPtr(cur.Shown()), nil, cur.Version+1, now)
 }
 
 // History returns the audit records of key, newest first.
@@ -351,7 +483,9 @@ func (s *Store) audits(ctx context.Context, op, where string, limit int, args ..
 	return out, nil
 }
 
-func (s *Store) audit(ctx context.Context, tx *sql.Tx, key, action string, o Origin, oldV, newV *string, version int64, at time.Time) error {
+// insertAudit writes one audit record; the caller bumps the revision once
+// per transaction.
+func (s *Store) insertAudit(ctx context.Context, tx *sql.Tx, key, action string, o Origin, oldV, newV *string, version int64, at time.Time) error {
 	actor := o.Actor
 	if actor == "" {
 		actor = "unknown"
@@ -361,7 +495,7 @@ func (s *Store) audit(ctx context.Context, tx *sql.Tx, key, action string, o Ori
 	if err != nil {
 		return unavailable("write audit record for "+key, err)
 	}
-	return s.bump(ctx, tx)
+	return nil
 }
 
 // bump advances the revision counter and, on PostgreSQL, notifies the

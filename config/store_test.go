@@ -53,6 +53,15 @@ func TestStore(t *testing.T) {
 			t.Errorf("second bootstrap inserted %v", res.Inserted)
 		}
 
+		// smtp_host carries smtp_pass: while the password is set, the host
+		// does not change alone. Without the password it does.
+		if _, err := store.Set(ctx, "smtp_host", "mail.example.com", 1, who); !errors.Is(err, config.ErrSecretReentry) {
+			t.Fatalf("host changed under a set password: %v", err)
+		}
+		if err := store.Delete(ctx, "smtp_pass", config.AnyVersion, who); err != nil {
+			t.Fatal(err)
+		}
+
 		// Update with the right version, then a stale one.
 		e, err = store.Set(ctx, "smtp_host", "mail.example.com", 1, who)
 		if err != nil || e.Version != 2 || e.Value != "mail.example.com" {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,7 +14,6 @@ import (
 
 	"github.com/rookery/rookery/config"
 	"github.com/rookery/rookery/internal/app"
-	"github.com/rookery/rookery/internal/auth"
 )
 
 func newConfigCmd() *cobra.Command {
@@ -37,21 +37,38 @@ func newConfigCmd() *cobra.Command {
 			if asJSON {
 				out := make([]map[string]any, 0, len(rows))
 				for _, v := range rows {
-					out = append(out, map[string]any{"key": v.Key.Name, "value": v.Shown(), "type": v.Key.Type,
-						"category": v.Key.Category, "source": v.Source, "is_sensitive": v.Key.Sensitive})
+					row := map[string]any{"key": v.Key.Name, "value": v.Shown(), "type": v.Key.Type,
+						"category": v.Key.Category, "source": v.Source, "is_sensitive": v.Key.Sensitive}
+					if v.Unreadable() {
+						row["unreadable"] = true
+						row["problem"] = unreadableNote(v.Key.Name)
+					}
+					out = append(out, row)
 				}
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{"configs": out})
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "CATEGORY\tKEY\tVALUE\tSOURCE\tUPDATED BY")
+			var broken []string
 			for _, v := range rows {
 				by := ""
 				if v.Entry != nil {
 					by = v.Entry.UpdatedBy
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Key.Category, v.Key.Name, oneLine(v.Shown()), v.Source, by)
+				source := string(v.Source)
+				if v.Unreadable() {
+					source += " (stored value unreadable)"
+					broken = append(broken, v.Key.Name)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Key.Category, v.Key.Name, oneLine(v.Shown()), source, by)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			for _, k := range broken {
+				fmt.Fprintln(cmd.OutOrStdout(), "warning: "+unreadableNote(k))
+			}
+			return nil
 		}),
 	}
 	list.Flags().StringVar(&category, "category", "", "only this category")
@@ -68,44 +85,98 @@ func newConfigCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if e.Unreadable != "" {
+					return errors.New(unreadableNote(e.Key))
+				}
 				fmt.Fprintln(cmd.OutOrStdout(), e.Shown())
 				return nil
 			}
+			// The value still prints (scripts read one line); the warning
+			// goes to standard error.
 			fmt.Fprintln(cmd.OutOrStdout(), v.Shown())
+			if v.Unreadable() {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s; the value above is its %s value\n", unreadableNote(v.Key.Name), v.Source)
+			}
 			return nil
 		}),
 	}
 
 	var actor string
+	var remove []string
 	set := &cobra.Command{
-		Use:   "set KEY VALUE",
-		Short: "Validate and store a value (VALUE - reads one line from standard input, for secrets)",
-		Args:  cobra.ExactArgs(2),
+		Use:   "set KEY VALUE [KEY VALUE ...]",
+		Short: "Validate and store values, all in one transaction (VALUE - reads one line from standard input, for secrets)",
+		Long: `Validates every KEY VALUE pair (and every --remove KEY), then applies them all
+in one transaction, or nothing when one is refused.
+
+Changing a setting that says where a secret is sent (waddleai_url,
+license_server_url, smtp_host...) while that secret is set needs the secret
+in the same command, for example:
+
+  rookery config set waddleai_url https://ai.example.com waddleai_api_key -
+
+Each VALUE given as - reads one line from standard input, in order.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args)%2 != 0 || len(args) == 0 && len(remove) == 0 {
+				return errors.New("give KEY VALUE pairs (and/or --remove KEY)")
+			}
+			return nil
+		},
 		RunE: withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
-			value := args[1]
-			if value == "-" {
-				line, err := readLine(cmd.InOrStdin())
-				if err != nil {
-					return err
+			in := bufio.NewReader(cmd.InOrStdin())
+			var edits []config.Edit
+			for i := 0; i < len(args); i += 2 {
+				value := args[i+1]
+				if value == "-" {
+					line, err := readLine(in)
+					if err != nil {
+						return err
+					}
+					value = line
 				}
-				value = line
+				edits = append(edits, config.Edit{Key: args[i], Value: value})
 			}
-			e, err := core.Store.Set(cmd.Context(), args[0], value, config.AnyVersion, config.Origin{Actor: actor})
+			for _, k := range remove {
+				edits = append(edits, config.Edit{Key: k, Remove: true})
+			}
+			res, err := core.Store.Apply(cmd.Context(), edits, config.AnyRevision, config.Origin{Actor: actor})
 			if err != nil {
-				return err
+				return explain(err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s = %s (version %d)\n", e.Key, e.Shown(), e.Version)
+			for _, a := range res.Applied {
+				if a.Removed {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s removed\n", a.Key)
+					continue
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s = %s (version %d)\n", a.Key, a.Entry.Shown(), a.Entry.Version)
+			}
 			return nil
 		}),
 	}
 	set.Flags().StringVar(&actor, "actor", "cli", "name recorded in the audit trail")
+	set.Flags().StringArrayVar(&remove, "remove", nil, "also remove this stored key in the same transaction (repeatable)")
 
+	var force bool
 	del := &cobra.Command{
 		Use:   "delete KEY",
 		Short: "Remove a stored key (its value falls back to the environment, then the default)",
-		Args:  cobra.ExactArgs(1),
+		Long: `Removes a stored key; its value falls back to the environment, then the default.
+
+A stored value that cannot be decrypted (tampered, or sealed with a key that
+is no longer given) is only deleted with --force: it is lost for good, and
+the audit trail records the old value as unreadable.`,
+		Args: cobra.ExactArgs(1),
 		RunE: withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
-			if err := core.Store.Delete(cmd.Context(), args[0], config.AnyVersion, config.Origin{Actor: actor}); err != nil {
+			del := core.Store.Delete
+			if force {
+				del = core.Store.ForceDelete
+			}
+			if err := del(cmd.Context(), args[0], config.AnyVersion, config.Origin{Actor: actor}); err != nil {
+				var re *config.SecretReentryError
+				if errors.As(err, &re) {
+					return fmt.Errorf("%w\nremove it and give the secrets in one command: rookery config set %s --remove %s",
+						err, pairs(re.Secrets), args[0])
+				}
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s deleted\n", args[0])
@@ -113,6 +184,7 @@ func newConfigCmd() *cobra.Command {
 		}),
 	}
 	del.Flags().StringVar(&actor, "actor", "cli", "name recorded in the audit trail")
+	del.Flags().BoolVar(&force, "force", false, "delete even a stored value that cannot be decrypted")
 
 	var limit int
 	history := &cobra.Command{
@@ -218,15 +290,14 @@ func rotateKey(cmd *cobra.Command, core *app.Core, newKey string) error {
 	if err != nil {
 		return err
 	}
-	n, err := core.Store.RotateKey(cmd.Context(), next, config.Origin{Actor: "cli"})
+	// One transaction re-seals the config values and the app secrets (the
+	// token signing key): a failure leaves everything under the old key.
+	res, err := core.Store.RotateKey(cmd.Context(), next, config.Origin{Actor: "cli"})
 	if err != nil {
 		return err
 	}
-	if err := auth.ResealSigningKey(cmd.Context(), core.DB, core.Sealer, next); err != nil {
-		return err
-	}
 	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "re-encrypted %d sensitive value(s) with key %s\n", n, config.KeyID(k))
+	fmt.Fprintf(out, "re-encrypted %d sensitive value(s) and %d app secret(s) with key %s\n", res.Values, res.AppSecrets, config.KeyID(k))
 	if usesFile {
 		if err := os.Rename(s.KeyFile(), s.KeyFile()+".old"); err != nil {
 			return fmt.Errorf("keep the old key file: %w", err)
@@ -244,6 +315,35 @@ func rotateKey(cmd *cobra.Command, core *app.Core, newKey string) error {
 	return nil
 }
 
+// unreadableNote tells the operator what an unreadable stored value means
+// and how to clear it.
+func unreadableNote(key string) string {
+	return fmt.Sprintf("%s: the stored value cannot be decrypted with the configured keys, so the environment or default value is used; "+
+		"set a new value, give the old key in CONFIG_ENCRYPTION_OLD_KEYS, or delete it with: rookery config delete %s --force", key, key)
+}
+
+// explain adds to a refused change the command that would do it.
+func explain(err error) error {
+	var re *config.SecretReentryError
+	if errors.As(err, &re) {
+		return fmt.Errorf("%w\nsend them along in the same command, for example: rookery config set %s %s",
+			err, pairs(re.Changed[:1]), pairs(re.Secrets))
+	}
+	return err
+}
+
+// pairs renders keys as "KEY - KEY -" for a config set example.
+func pairs(keys []string) string {
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(k + " -")
+	}
+	return b.String()
+}
+
 func oneLine(s string) string {
 	s = strings.ReplaceAll(s, "\n", " ")
 	if len(s) > 60 {
@@ -259,6 +359,9 @@ func deref(s *string) string {
 	return oneLine(*s)
 }
 
+// readLine reads one line. Pass the same *bufio.Reader to several reads
+// (bufio.NewReader hands it back as it is) so that buffering does not
+// swallow the lines meant for the next VALUE -.
 func readLine(r io.Reader) (string, error) {
 	line, err := bufio.NewReader(r).ReadString('\n')
 	if err != nil && err != io.EOF {

@@ -38,7 +38,16 @@ func TestConfigCommands(t *testing.T) {
 	if _, err := run(t, "", "config", "set", "smtp_port", "banana"); err == nil || !strings.Contains(err.Error(), "whole number") {
 		t.Fatalf("invalid value accepted: %v", err)
 	}
-	run(t, "", "config", "set", "smtp_port", "2525", "--actor", "ops")
+	// smtp_port carries smtp_pass: the port alone is refused, naming the
+	// secret and the command that sends it along; both together pass.
+	if _, err := run(t, "", "config", "set", "smtp_port", "2525"); err == nil ||
+		!strings.Contains(err.Error(), "smtp_pass") || !strings.Contains(err.Error(), "rookery config set smtp_port - smtp_pass -") {
+		t.Fatalf("port changed without the password: %v", err)
+	}
+	if out, err := run(t, "2525\ns3cret-smtp-password\n", "config", "set", "smtp_port", "-", "smtp_pass", "-", "--actor", "ops"); err != nil ||
+		!strings.Contains(out, "smtp_port = 2525") || !strings.Contains(out, "smtp_pass = ***SENSITIVE***") {
+		t.Fatalf("set port and password together: %q %v", out, err)
+	}
 	out, _ = run(t, "", "config", "list", "--category", "email")
 	if !strings.Contains(out, "2525") || strings.Contains(out, "s3cret") || !strings.Contains(out, "ops") {
 		t.Fatalf("list: %s", out)

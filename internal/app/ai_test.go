@@ -130,10 +130,9 @@ func TestAIGenerateErrorsAndRuntimeURL(t *testing.T) {
 	// Changing waddleai_url sends the next call to the new gateway.
 	gw2 := waddleaitest.NewServer(waddleaitest.WithResponder(waddleaitest.Reply("second gateway")))
 	defer gw2.Close()
-	for k, v := range map[string]string{"waddleai_url": gw2.URL, "waddleai_api_key": gw2.APIKey()} {
-		if r := ta.call("PUT", "/api/v1/config/"+k, admin, map[string]any{"value": v}); r.Status != 200 {
-			t.Fatalf("set %s: %d %s", k, r.Status, r.Body)
-		}
+	// The key goes along with the URL (the URL carries it), in one batch.
+	if r := ta.call("PATCH", "/api/v1/config", admin, map[string]any{"values": map[string]string{"waddleai_url": gw2.URL, "waddleai_api_key": gw2.APIKey()}}); r.Status != 200 {
+		t.Fatalf("set waddleai_url and waddleai_api_key: %d %s", r.Status, r.Body)
 	}
 	if r := ta.call("POST", "/api/v1/ai/generate", admin, map[string]any{"prompt": "who?"}); r.JSON(t)["response"] != "second gateway" {
 		t.Fatalf("after URL change: %s", r.Body)

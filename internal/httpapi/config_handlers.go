@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -28,6 +30,10 @@ type configView struct {
 	LastUpdated *time.Time      `json:"last_updated"`
 	UpdatedBy   *string         `json:"updated_by"`
 	CreatedAt   *time.Time      `json:"created_at"`
+	// Unreadable marks a stored value that cannot be decrypted: Value and
+	// Source are then the fallback's, and Problem says what to do.
+	Unreadable bool   `json:"unreadable,omitempty"`
+	Problem    string `json:"problem,omitempty"`
 }
 
 func view(v *config.Value) configView {
@@ -43,6 +49,12 @@ func view(v *config.Value) configView {
 		out.Version = e.Version
 		lu, ca, by := e.LastUpdated, e.CreatedAt, e.UpdatedBy
 		out.LastUpdated, out.CreatedAt, out.UpdatedBy = &lu, &ca, &by
+	}
+	if v.Unreadable() {
+		out.Unreadable = true
+		out.Problem = "The stored value cannot be decrypted with the configured encryption keys, so the " + string(v.Source) +
+			" value is in use. Save a new value, or give the old key in CONFIG_ENCRYPTION_OLD_KEYS and restart, or remove it with: rookery config delete " +
+			v.Key.Name + " --force"
 	}
 	return out
 }
@@ -99,7 +111,10 @@ func (s *Server) listConfig(w http.ResponseWriter, r *http.Request) {
 	}
 	// Grouped by category as the standards' listing orders them.
 	sortByCategory(out)
-	writeJSON(w, http.StatusOK, map[string]any{"configs": out, "total": len(out), "revision": s.cfg.Snapshot().Revision})
+	rev := s.cfg.Snapshot().Revision
+	// The revision is what If-Match on PATCH /api/v1/config carries.
+	w.Header().Set("ETag", revisionTag(rev))
+	writeJSON(w, http.StatusOK, map[string]any{"configs": out, "total": len(out), "revision": rev})
 }
 
 func sortByCategory(vs []configView) {
@@ -183,7 +198,7 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) {
 	e, err := s.cfg.Store().Set(r.Context(), key, text, want, config.Origin{Actor: p.Email, RequestID: requestID(r.Context()), ClientIP: clientIP(r)})
 	s.track(r, "config_update", err, "config.key", key, "config.version", e.Version)
 	if err != nil {
-		s.fail(w, r, err)
+		s.configFail(w, r, err)
 		return
 	}
 	s.reload(r)
@@ -211,11 +226,51 @@ func (s *Server) deleteConfig(w http.ResponseWriter, r *http.Request) {
 	err = s.cfg.Store().Delete(r.Context(), key, want, config.Origin{Actor: p.Email, RequestID: requestID(r.Context()), ClientIP: clientIP(r)})
 	s.track(r, "config_delete", err, "config.key", key)
 	if err != nil {
-		s.fail(w, r, err)
+		s.configFail(w, r, err)
 		return
 	}
 	s.reload(r)
 	writeJSON(w, http.StatusOK, map[string]string{"message": "Configuration deleted successfully", "key": key})
+}
+
+// configFail answers the config store's own refusals, then leaves the
+// rest to the one mapper (fail).
+func (s *Server) configFail(w http.ResponseWriter, r *http.Request, err error) {
+	var re *config.SecretReentryError
+	var ue *config.UnreadableError
+	var be *config.BatchError
+	var rc *config.RevisionConflictError
+	switch {
+	case errors.As(err, &re):
+		writeError(w, http.StatusConflict, "secret_reentry_required", map[string]any{
+			"keys":    re.Secrets,
+			"changed": re.Changed,
+			"message": fmt.Sprintf("Changing %s would send %s to a new place. Send %s again in the same request "+
+				"(PATCH /api/v1/config with all of them in \"values\").",
+				strings.Join(re.Changed, ", "), strings.Join(re.Secrets, ", "), strings.Join(re.Secrets, ", ")),
+		})
+	case errors.As(err, &ue):
+		writeError(w, http.StatusConflict, "The stored value of "+ue.Key+" cannot be decrypted with the configured encryption keys. "+
+			"Save a new value with PUT, or remove it with: rookery config delete "+ue.Key+" --force",
+			map[string]any{"key": ue.Key, "unreadable": true})
+	case errors.As(err, &be):
+		writeError(w, http.StatusBadRequest, refusedMessage(be.Problems), map[string]any{"keys": be.Keys(), "problems": be.Problems})
+	case errors.As(err, &rc):
+		writeError(w, http.StatusPreconditionFailed, "the configuration was changed by someone else; reload it and try again; nothing was changed",
+			map[string]any{"current_revision": rc.Current})
+	default:
+		s.fail(w, r, err)
+	}
+}
+
+// refusedMessage is the sentence of a 400 that lists refused keys.
+func refusedMessage(problems map[string]string) string {
+	if len(problems) == 1 {
+		for k, why := range problems {
+			return "invalid value: " + k + " " + why + "; nothing was changed"
+		}
+	}
+	return fmt.Sprintf("%d settings were refused (see problems); nothing was changed", len(problems))
 }
 
 // dbTimeout bounds the database work of one config request: when the
