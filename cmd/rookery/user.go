@@ -64,9 +64,13 @@ func newUserCmd() *cobra.Command {
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tEMAIL\tROLE\tCREATED")
+			fmt.Fprintln(tw, "ID\tEMAIL\tROLE\tSTATE\tCREATED")
 			for _, u := range users {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", u.ID, u.Email, u.Role, u.CreatedAt.Format("2006-01-02 15:04"))
+				state := "active"
+				if u.Disabled {
+					state = "disabled"
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", u.ID, u.Email, u.Role, state, u.CreatedAt.Format("2006-01-02 15:04"))
 			}
 			return tw.Flush()
 		}),
@@ -105,6 +109,38 @@ func newUserCmd() *cobra.Command {
 			return nil
 		}),
 	}
-	cmd.AddCommand(create, list, setPassword, setRole)
+	setDisabled := func(use, short string, disabled bool) *cobra.Command {
+		return &cobra.Command{
+			Use:   use + " EMAIL",
+			Short: short,
+			Args:  cobra.ExactArgs(1),
+			RunE: withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
+				if err := core.Auth.SetDisabled(cmd.Context(), args[0], disabled); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s is now %sd\n", args[0], use)
+				return nil
+			}),
+		}
+	}
+	del := &cobra.Command{
+		Use:   "delete EMAIL",
+		Short: "Delete a user with their sessions and API keys (never the last active admin)",
+		Args:  cobra.ExactArgs(1),
+		RunE: withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
+			u, err := core.Auth.ByEmail(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if _, err := core.Auth.Delete(cmd.Context(), u.ID); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "deleted %s\n", u.Email)
+			return nil
+		}),
+	}
+	cmd.AddCommand(create, list, setPassword, setRole,
+		setDisabled("disable", "Disable a user: sign-in refused, sessions ended, API keys revoked", true),
+		setDisabled("enable", "Enable a disabled user again", false), del)
 	return cmd
 }

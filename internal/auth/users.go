@@ -294,7 +294,7 @@ func (s *Service) keepAnAdmin(ctx context.Context, tx *sql.Tx, u User, stillAdmi
 		return err
 	}
 	if n <= 1 {
-		return fmt.Errorf("%w: %s is the last active admin; make another user admin first", ErrInvalid, u.Email)
+		return fmt.Errorf("%w: %s is the last admin (no other admin is active); make another user admin first", ErrInvalid, u.Email)
 	}
 	return nil
 }
