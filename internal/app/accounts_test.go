@@ -348,3 +348,23 @@ func TestSessionPurge(t *testing.T) {
 		}
 	})
 }
+
+// TestOwnPasswordChangeIsThrottled: wrong current passwords count as
+// failed sign-ins of the account, so a stolen session cannot guess.
+func TestOwnPasswordChangeIsThrottled(t *testing.T) {
+	ta := newSQLiteApp(t, nil)
+	admin := ta.admin()
+	tok := ta.userWithRole(admin, "v@example.com", "viewer")
+	var codes []int
+	for range 7 {
+		codes = append(codes, ta.call("POST", "/api/v1/auth/password", tok,
+			map[string]string{"current_password": "guess-guess-guess", "new_password": "a-brand-new-passphrase"}).Status)
+	}
+	if codes[0] != 400 || codes[6] != 429 {
+		t.Fatalf("wrong current passwords answered %v; want 400 then 429", codes)
+	}
+	r := ta.call("POST", "/api/v1/auth/login", "", map[string]string{"email": "V@example.com", "password": userPassword})
+	if r.Status != 429 {
+		t.Fatalf("sign-in after the guesses = %d, want 429 (the same account bucket)", r.Status)
+	}
+}

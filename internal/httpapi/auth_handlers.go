@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -181,8 +182,26 @@ func (s *Server) changeOwnPassword(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "an API key cannot change a password; sign in", nil)
 		return
 	}
+	if err := auth.CheckPassword(body.New); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	// A wrong current password counts as a failed sign-in of the account:
+	// a stolen session must not become a way to guess the password.
+	accountKey := auth.AccountKey(p.Email)
+	if d := s.throttle.Reserve(auth.Limit{Key: accountKey, Max: s.maxAttempts()}); d > 0 {
+		w.Header().Set("Retry-After", retryAfter(d))
+		writeError(w, http.StatusTooManyRequests, "too many failed attempts; wait "+retryAfter(d)+" seconds and try again", nil)
+		return
+	}
 	err := s.auth.ChangeOwnPassword(r.Context(), p.UserID, p.SessionID, body.Current, body.New)
 	s.track(r, "password_change", err, "user.id", p.UserID)
+	switch {
+	case err == nil:
+		s.throttle.Succeed(accountKey)
+	case errors.Is(err, auth.ErrUnavailable):
+		s.throttle.Release(accountKey)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -259,4 +278,13 @@ func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"message": "API key revoked", "id": id})
+}
+
+// maxAttempts is login_max_attempts: the failed sign-ins an account (and
+// four times as many an address) gets before the throttle locks it.
+func (s *Server) maxAttempts() int {
+	if n := int(s.cfg.Int("login_max_attempts")); n > 0 {
+		return n
+	}
+	return 5
 }
