@@ -1,9 +1,12 @@
 package app
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -48,6 +51,19 @@ func TestChangePropagation(t *testing.T) {
 		}
 		a := startApp(t, s, env)
 		b := startApp(t, s, env)
+		// Ready is the real signal that a replica misses nothing from here
+		// on (on PostgreSQL: it listens, and re-read the configuration
+		// after). Writing before it would test luck.
+		for name, x := range map[string]*testApp{"A": a, "B": b} {
+			select {
+			case <-x.Ready():
+			case <-time.After(30 * time.Second):
+				t.Fatalf("instance %s is not in step with the database 30s after it started", name)
+			}
+			if r := x.call("GET", "/readyz", "", nil); r.Status != 200 {
+				t.Fatalf("instance %s is ready but /readyz says %d %s", name, r.Status, trim(r.Body))
+			}
+		}
 
 		var (
 			mu   sync.Mutex
@@ -150,4 +166,93 @@ func head(v []string) string {
 		v = v[:3]
 	}
 	return strings.Join(v, ",")
+}
+
+// TestReadyOnlyAfterListening pins down the start-up gap of LISTEN/NOTIFY:
+// B has loaded its snapshot, its LISTEN connection is held back (a proxy
+// in front of PostgreSQL holds new connections while the pool's flow),
+// and A commits a change. Its NOTIFY reaches nobody. B must not report
+// ready while it could have missed that change, and once ready it must
+// hold it at once, not at the next safety poll seconds later.
+func TestReadyOnlyAfterListening(t *testing.T) {
+	const key = "smtp_user"
+	s := dbtest.Fresh(t, db.Postgres)
+	s.DataDir = t.TempDir() // shared key file: replicas seal with the same key
+	a := startApp(t, s, nil)
+	token := a.admin()
+
+	sb, proxy := dbtest.ViaProxy(t, s)
+	b := buildApp(t, sb)
+	proxy.HoldNew()
+	started := make(chan struct{})
+	go func() {
+		defer close(started)
+		b.Start(context.Background())
+	}()
+	bURL := "http://" + b.Addr()
+
+	if r := a.call("PUT", "/api/v1/config/"+key, token, map[string]any{"value": "committed-before-listen"}); r.Status != 200 {
+		t.Fatalf("PUT on A: %d %s", r.Status, trim(r.Body))
+	}
+	// B answers (its listener is bound) but is not in step yet.
+	r := get(t, bURL+"/readyz")
+	if r.Status != 503 || !strings.Contains(string(r.Body), `"status":"starting"`) {
+		t.Fatalf("B's /readyz while its LISTEN is held = %d %s; want 503 starting", r.Status, trim(r.Body))
+	}
+	select {
+	case <-b.Ready():
+		t.Fatal("B says it is ready while its LISTEN connection is held")
+	default:
+	}
+
+	if err := proxy.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-b.Ready():
+	case <-time.After(30 * time.Second):
+		t.Fatal("B not ready 30s after its LISTEN connection was let through")
+	}
+	<-started
+	if got := b.Config.String(key); got != "committed-before-listen" {
+		t.Fatalf("B is ready but holds %q, not the change committed before it listened", got)
+	}
+	if r := get(t, bURL+"/readyz"); r.Status != 200 {
+		t.Fatalf("B's /readyz once in step = %d %s", r.Status, trim(r.Body))
+	}
+}
+
+// buildApp is New and Listen without Start, for tests that start it
+// themselves.
+func buildApp(t *testing.T, s db.Settings) *App {
+	t.Helper()
+	settings := testSettings(t, s)
+	settings.HTTPAddr = "127.0.0.1:0"
+	settings.AdminEmail, settings.AdminPassword = adminEmail, adminPassword
+	a, err := New(context.Background(), settings, quietLog(), Options{Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := a.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return a
+}
+
+func get(t *testing.T, url string) reply {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return reply{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }

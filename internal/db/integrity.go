@@ -63,8 +63,16 @@ func IsDamaged(err error) bool {
 		}
 	}
 	msg := err.Error()
-	return strings.Contains(msg, "database disk image is malformed") || strings.Contains(msg, "file is not a database")
+	for _, m := range damageMessages {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
 }
+
+// damageMessages are SQLite's texts for SQLITE_CORRUPT and SQLITE_NOTADB.
+var damageMessages = []string{"database disk image is malformed", "malformed database schema", "file is not a database"}
 
 // defaultCheckInterval bounds how often Health re-runs quick_check: it
 // reads every page, which is too much for each readiness probe.

@@ -136,3 +136,15 @@ func OpenSettings(t testing.TB, s db.Settings) *db.DB {
 	}
 	return d
 }
+
+// OpenUnmigrated opens the database s names as it is, without migrating:
+// for tests that check what a refused start left behind.
+func OpenUnmigrated(t testing.TB, s db.Settings) *db.DB {
+	t.Helper()
+	d, err := db.Open(context.Background(), s, Discard())
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}

@@ -26,8 +26,11 @@ type Proxy struct {
 	// stalled, when not nil, holds every byte and new connection until it
 	// is closed by Restore.
 	stalled chan struct{}
-	wg      sync.WaitGroup
-	done    bool
+	// held, when not nil, holds connections opened after HoldNew until it
+	// is closed by Restore; those open before keep flowing.
+	held chan struct{}
+	wg   sync.WaitGroup
+	done bool
 }
 
 // NewProxy listens on a free loopback port and forwards to target
@@ -99,6 +102,17 @@ func (p *Proxy) Stall() {
 	}
 }
 
+// HoldNew holds every connection opened from now on (accepted, but not
+// forwarded) until Restore, while those already open keep flowing: a
+// dedicated connection slow to come up while the pool works.
+func (p *Proxy) HoldNew() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.held == nil {
+		p.held = make(chan struct{})
+	}
+}
+
 // gate blocks while the proxy is stalled; false means the connection
 // should end.
 func (p *Proxy) gate(c net.Conn) bool {
@@ -123,6 +137,10 @@ func (p *Proxy) Restore() error {
 	if p.stalled != nil {
 		close(p.stalled)
 		p.stalled = nil
+	}
+	if p.held != nil {
+		close(p.held)
+		p.held = nil
 	}
 	if p.done {
 		return errors.New("proxy is closed")
@@ -149,6 +167,10 @@ func (p *Proxy) Close() {
 	if p.stalled != nil {
 		close(p.stalled)
 		p.stalled = nil
+	}
+	if p.held != nil {
+		close(p.held)
+		p.held = nil
 	}
 	p.mu.Unlock()
 	p.Cut()
@@ -204,6 +226,12 @@ func (p *Proxy) forward(ln net.Listener, client net.Conn) {
 		return
 	}
 	defer p.untrack(client)
+	p.mu.Lock()
+	h := p.held
+	p.mu.Unlock()
+	if h != nil {
+		<-h
+	}
 	if !p.gate(client) {
 		return
 	}
