@@ -142,3 +142,109 @@ func TestMarchProxyGenerateUsesExtrasSetting(t *testing.T) {
 		t.Fatalf("--extra should replace the setting:\n%s", b)
 	}
 }
+
+// runErr is run that also returns what the command wrote to standard error.
+func runErr(t *testing.T, stdin string, args ...string) (string, string, error) {
+	t.Helper()
+	root := newRootCmd()
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetIn(strings.NewReader(stdin))
+	root.SetArgs(args)
+	err := root.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), err
+}
+
+// Issue 18 item 10: a tampered sealed row stops no command; list and get
+// say so; delete needs --force and then clears it.
+func TestConfigUnreadableRowCommands(t *testing.T) {
+	t.Setenv("DATA_DIR", t.TempDir())
+	t.Setenv("BCRYPT_COST", "4")
+	t.Setenv("SMTP_PASS", "")
+	const secret = "cli-stored-secret"
+	if _, err := run(t, secret+"\n", "config", "set", "smtp_pass", "-"); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := app.SettingsFromEnv(os.Getenv)
+	core, err := app.OpenCore(context.Background(), s, discardLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v string
+	core.DB.QueryRow(`SELECT config_value FROM config WHERE config_key = 'smtp_pass'`).Scan(&v)
+	i := len(v) - 10
+	flip := "A"
+	if v[i] == 'A' {
+		flip = "B"
+	}
+	if _, err := core.DB.Exec(`UPDATE config SET config_value = ? WHERE config_key = 'smtp_pass'`, v[:i]+flip+v[i+1:]); err != nil {
+		t.Fatal(err)
+	}
+	core.Close()
+
+	out, err := run(t, "", "config", "list", "--category", "email")
+	if err != nil || !strings.Contains(out, "unreadable") || !strings.Contains(out, "rookery config delete smtp_pass --force") || strings.Contains(out, secret) {
+		t.Fatalf("list: %q %v", out, err)
+	}
+	out, _ = run(t, "", "config", "list", "--json")
+	if !strings.Contains(out, `"unreadable":true`) {
+		t.Errorf("list --json: %s", out)
+	}
+	out, stderr, err := runErr(t, "", "config", "get", "smtp_pass")
+	if err != nil || strings.TrimSpace(out) != "" || !strings.Contains(stderr, "cannot be decrypted") || !strings.Contains(stderr, "--force") {
+		t.Errorf("get: %q %q %v", out, stderr, err)
+	}
+	if _, err := run(t, "", "config", "delete", "smtp_pass"); err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("delete without --force: %v", err)
+	}
+	if out, err := run(t, "", "config", "delete", "smtp_pass", "--force"); err != nil || !strings.Contains(out, "smtp_pass deleted") {
+		t.Fatalf("delete --force: %q %v", out, err)
+	}
+	if out, _ := run(t, "", "config", "history", "smtp_pass"); !strings.Contains(out, "delete") || !strings.Contains(out, "(unreadable)") {
+		t.Errorf("history: %s", out)
+	}
+	if out, _ := run(t, "", "config", "list", "--category", "email"); strings.Contains(out, "unreadable") {
+		t.Errorf("still unreadable after delete: %s", out)
+	}
+}
+
+// Several keys in one command, one transaction: a bad value anywhere
+// writes nothing; --remove goes along.
+func TestConfigSetSeveral(t *testing.T) {
+	t.Setenv("DATA_DIR", t.TempDir())
+	t.Setenv("BCRYPT_COST", "4")
+	if _, err := run(t, "", "config", "set", "smtp_user", "ops", "log_level", "debug", "smtp_port", "banana"); err == nil ||
+		!strings.Contains(err.Error(), "smtp_port") || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Fatalf("bad batch: %v", err)
+	}
+	if out, _ := run(t, "", "config", "get", "log_level"); strings.TrimSpace(out) != "info" {
+		t.Fatalf("a refused batch wrote log_level: %q", out)
+	}
+	out, err := run(t, "", "config", "set", "smtp_user", "ops", "log_level", "debug")
+	if err != nil || !strings.Contains(out, "smtp_user = ops") || !strings.Contains(out, "log_level = debug") {
+		t.Fatalf("batch: %q %v", out, err)
+	}
+	if out, err := run(t, "", "config", "set", "log_level", "warn", "--remove", "smtp_user"); err != nil || !strings.Contains(out, "smtp_user removed") {
+		t.Fatalf("batch with --remove: %q %v", out, err)
+	}
+	if _, err := run(t, "", "config", "set", "log_level"); err == nil {
+		t.Error("odd argument count accepted")
+	}
+	// Changing or deleting a carrier while its secret is set names the
+	// command that sends the secret along.
+	if _, err := run(t, "pw\n", "config", "set", "smtp_port", "2525", "smtp_pass", "-"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "", "config", "set", "smtp_port", "25"); err == nil ||
+		!strings.Contains(err.Error(), "rookery config set smtp_port - smtp_pass -") {
+		t.Fatalf("carrier without its secret: %v", err)
+	}
+	if _, err := run(t, "", "config", "delete", "smtp_port"); err == nil ||
+		!strings.Contains(err.Error(), "rookery config set smtp_pass - --remove smtp_port") {
+		t.Fatalf("carrier deleted without its secret: %v", err)
+	}
+	if out, err := run(t, "pw\n", "config", "set", "smtp_pass", "-", "--remove", "smtp_port"); err != nil || !strings.Contains(out, "smtp_port removed") {
+		t.Fatalf("the suggested command: %q %v", out, err)
+	}
+}
