@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,7 +31,7 @@ func mpFail(err error) error { return &marchproxyExitError{code: 1, err: err} }
 // mpOptions are the flags shared by the marchproxy subcommands; a flag that
 // is given wins over the environment, which wins over the config database.
 type mpOptions struct {
-	load      func(ctx context.Context) (marchproxy.CLISettings, error)
+	load      func(ctx context.Context) (marchproxy.Settings, error)
 	getenv    func(string) string
 	api       string
 	clusterID int
@@ -45,7 +44,7 @@ type mpOptions struct {
 	loadedApp string
 }
 
-func newMarchProxyCmd(load func(ctx context.Context) (marchproxy.CLISettings, error)) *cobra.Command {
+func newMarchProxyCmd(load func(ctx context.Context) (marchproxy.Settings, error)) *cobra.Command {
 	o := &mpOptions{load: load, getenv: os.Getenv}
 	cmd := &cobra.Command{
 		Use:   "marchproxy",
@@ -77,8 +76,8 @@ importable.`,
 }
 
 // settings resolves the settings: database, then environment, then flags.
-func (o *mpOptions) settings(cmd *cobra.Command) (marchproxy.CLISettings, error) {
-	var s marchproxy.CLISettings
+func (o *mpOptions) settings(cmd *cobra.Command) (marchproxy.Settings, error) {
+	var s marchproxy.Settings
 	if o.load != nil {
 		loaded, err := o.load(cmd.Context())
 		if err != nil {
@@ -86,7 +85,7 @@ func (o *mpOptions) settings(cmd *cobra.Command) (marchproxy.CLISettings, error)
 		}
 		s = loaded
 	}
-	if err := s.ApplyEnv(o.getenv); err != nil {
+	if err := applyMarchProxyEnv(&s, o.getenv); err != nil {
 		return s, err
 	}
 	f := cmd.Flags()
@@ -123,7 +122,7 @@ func (o *mpOptions) generateCmd() *cobra.Command {
 			if err != nil {
 				return mpFail(err)
 			}
-			g, err := generateFrom(s, extra)
+			g, err := marchproxy.GenerateFrom(s.App, s.Extras, extra)
 			if err != nil {
 				return mpReportInvalid(cmd.ErrOrStderr(), err)
 			}
@@ -142,22 +141,6 @@ func (o *mpOptions) generateCmd() *cobra.Command {
 	cmd.Flags().StringVar(&out, "out", marchproxy.DefaultOutputDir, "output directory")
 	cmd.Flags().StringVar(&extra, "extra", "", "JSON file with the application's other services and mappings (instead of the marchproxy_extras setting)")
 	return cmd
-}
-
-// generateFrom generates with the marchproxy_extras setting, or with the
-// extras file instead when one is named.
-func generateFrom(s marchproxy.CLISettings, extraFile string) (marchproxy.Generated, error) {
-	extras := s.Extras
-	if extraFile != "" {
-		data, err := os.ReadFile(extraFile)
-		if err != nil {
-			return marchproxy.Generated{}, fmt.Errorf("read extras: %w", err)
-		}
-		if extras, err = marchproxy.ParseExtras(data); err != nil {
-			return marchproxy.Generated{}, fmt.Errorf("%s: %w", extraFile, err)
-		}
-	}
-	return marchproxy.Generate(s.App, extras)
 }
 
 // mpReportInvalid prints every validation problem on its own line and
@@ -180,57 +163,34 @@ func (o *mpOptions) validateCmd() *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w := cmd.OutOrStdout()
-			files := make([]marchproxy.ImportFile, len(args))
-			var known []string
+			var files []marchproxy.File
 			bad := 0
-			for i, path := range args {
-				data, err := os.ReadFile(path)
-				if err == nil {
-					files[i], err = marchproxy.ParseImport(data)
-				}
+			for _, path := range args {
+				f, err := marchproxy.ReadFile(path)
 				if err != nil {
 					bad++
-					fmt.Fprintf(w, "%s: %v\n", path, err)
-					args[i] = "" // already reported
+					fmt.Fprintln(w, err) // "PATH: why"
 					continue
 				}
-				for _, s := range files[i].Services {
-					known = append(known, s.Name)
-				}
+				files = append(files, f)
 			}
-			for i, path := range args {
-				if path == "" {
-					continue
-				}
+			opts := o.validateOptions(cmd, files)
+			for i, err := range marchproxy.CheckFiles(opts, files...) {
 				f := files[i]
-				app := o.appFor(cmd, f)
-				var err error
-				switch {
-				case f.HasServices:
-					err = marchproxy.Validate(app, f.Services, f.Mappings)
-				case f.HasMappings:
-					names := known
-					if len(names) == 0 {
-						names, err = siblingServices(path)
-					}
-					if err == nil {
-						err = marchproxy.ValidateMappings(app, names, f.Mappings)
-					}
-				}
-				if err != nil {
-					bad++
-					fmt.Fprintf(w, "%s: invalid\n", path)
-					var ve *marchproxy.ValidationError
-					if errors.As(err, &ve) {
-						for _, p := range ve.Problems {
-							fmt.Fprintf(w, "  %s\n", p)
-						}
-					} else {
-						fmt.Fprintf(w, "  %v\n", err)
-					}
+				if err == nil {
+					fmt.Fprintf(w, "%s: ok (%d services, %d mappings)\n", f.Path, len(f.Services), len(f.Mappings))
 					continue
 				}
-				fmt.Fprintf(w, "%s: ok (%d services, %d mappings)\n", path, len(f.Services), len(f.Mappings))
+				bad++
+				fmt.Fprintf(w, "%s: invalid\n", f.Path)
+				var ve *marchproxy.ValidationError
+				if errors.As(err, &ve) {
+					for _, p := range ve.Problems {
+						fmt.Fprintf(w, "  %s\n", p)
+					}
+				} else {
+					fmt.Fprintf(w, "  %v\n", errors.Unwrap(err))
+				}
 			}
 			if bad > 0 {
 				return mpFail(fmt.Errorf("%d of %d files are not valid", bad, len(args)))
@@ -240,62 +200,31 @@ func (o *mpOptions) validateCmd() *cobra.Command {
 	}
 }
 
-// appFor picks the app name for the naming rule: --app, the file's
-// metadata, then the configured app_name. validate must work without a
-// database, so a failed load falls back to the generic "<app>-<service>" rule.
-func (o *mpOptions) appFor(cmd *cobra.Command, f marchproxy.ImportFile) string {
+// validateOptions picks the app name for the naming rule: --app, then each
+// file's metadata, then the configured app_name. validate must work without
+// a database, so the settings are loaded only when a file needs them, and a
+// failed load falls back to the generic "<app>-<service>" rule.
+func (o *mpOptions) validateOptions(cmd *cobra.Command, files []marchproxy.File) marchproxy.ValidateOptions {
 	if cmd.Flags().Changed("app") {
-		return o.appName
+		return marchproxy.ValidateOptions{AppName: o.appName}
 	}
-	if f.Metadata != nil && f.Metadata.AppName != "" {
-		return f.Metadata.AppName
+	need := false
+	for _, f := range files {
+		need = need || f.AppName() == ""
 	}
-	if !o.loaded {
-		o.loaded = true
-		if o.load != nil {
-			if s, err := o.load(cmd.Context()); err == nil {
-				o.loadedApp = s.App.AppName
-			} else {
-				fmt.Fprintf(cmd.ErrOrStderr(), "note: settings not loaded (%v); names are checked against the generic <app>-<service> rule\n", err)
-			}
-		}
+	if !need || o.load == nil {
+		return marchproxy.ValidateOptions{}
 	}
-	return o.loadedApp
+	s, err := o.load(cmd.Context())
+	if err != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "note: settings not loaded (%v); names are checked against the generic <app>-<service> rule\n", err)
+		return marchproxy.ValidateOptions{}
+	}
+	return marchproxy.ValidateOptions{DefaultAppName: s.App.AppName}
 }
 
-// siblingServices finds the services a lone mappings file refers to in
-// services.json or import-config.json beside it.
-func siblingServices(mappingsPath string) ([]string, error) {
-	dir := filepath.Dir(mappingsPath)
-	for _, name := range []string{marchproxy.ServicesFileName, marchproxy.ImportFileName} {
-		data, err := os.ReadFile(filepath.Join(dir, name))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		f, err := marchproxy.ParseImport(data)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		names := make([]string, len(f.Services))
-		for i, s := range f.Services {
-			names[i] = s.Name
-		}
-		return names, nil
-	}
-	return nil, errors.New("cannot check the service references: give the services file too (validate services.json mappings.json)")
-}
-
-// desired is what diff and import compare with the server.
-type mpDesired struct {
-	app      string
-	services []marchproxy.Service
-	mappings []marchproxy.Mapping
-	metadata marchproxy.Metadata
-}
-
+// mpSource holds the flags that say where the desired configuration comes
+// from.
 type mpSource struct {
 	from     string
 	generate bool
@@ -308,61 +237,19 @@ func (src *mpSource) flags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&src.extra, "extra", "", "with --generate: JSON file with the application's other services and mappings (instead of the marchproxy_extras setting)")
 }
 
-func (src *mpSource) read(s marchproxy.CLISettings) (mpDesired, error) {
-	if src.generate {
-		g, err := generateFrom(s, src.extra)
-		if err != nil {
-			return mpDesired{}, err
-		}
-		return mpDesired{app: s.App.AppName, services: g.Services.Services, mappings: g.Mappings.Mappings, metadata: g.Import.Metadata}, nil
+// desired reads or generates the configuration and validates it.
+func (src *mpSource) desired(s marchproxy.Settings) (marchproxy.Desired, error) {
+	d, err := marchproxy.Source{Dir: src.from, Generate: src.generate, ExtrasFile: src.extra}.Desired(s.App, s.Extras)
+	if errors.Is(err, marchproxy.ErrNoServicesFile) {
+		return d, fmt.Errorf("%w: run `rookery marchproxy generate` first, or use --generate", err)
 	}
-	d := mpDesired{app: s.App.AppName, metadata: marchproxy.Metadata{AppName: s.App.AppName, GeneratedBy: marchproxy.GeneratedBy, Version: s.App.Version}}
-	found := false
-	for _, name := range []string{marchproxy.ImportFileName, marchproxy.ServicesFileName} {
-		path := filepath.Join(src.from, name)
-		data, err := os.ReadFile(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return d, err
-		}
-		f, err := marchproxy.ParseImport(data)
-		if err != nil {
-			return d, fmt.Errorf("%s: %w", path, err)
-		}
-		d.services, found = f.Services, true
-		if f.Metadata != nil {
-			d.metadata = *f.Metadata
-			if f.Metadata.AppName != "" {
-				d.app = f.Metadata.AppName
-			}
-		}
-		break
-	}
-	if !found {
-		return d, fmt.Errorf("no %s or %s in %s: run `rookery marchproxy generate` first, or use --generate", marchproxy.ImportFileName, marchproxy.ServicesFileName, src.from)
-	}
-	path := filepath.Join(src.from, marchproxy.MappingsFileName)
-	data, err := os.ReadFile(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return d, err
-	default:
-		f, err := marchproxy.ParseImport(data)
-		if err != nil {
-			return d, fmt.Errorf("%s: %w", path, err)
-		}
-		d.mappings = f.Mappings
-	}
-	return d, nil
+	return d, err
 }
 
 // session validates the desired configuration, logs in and plans.
 type mpSession struct {
-	settings marchproxy.CLISettings
-	desired  mpDesired
+	settings marchproxy.Settings
+	desired  marchproxy.Desired
 	client   *marchproxy.Client
 	plan     marchproxy.ChangePlan
 	opts     marchproxy.PlanOptions
@@ -373,11 +260,8 @@ func (o *mpOptions) openSession(cmd *cobra.Command, src *mpSource, prune bool) (
 	if err != nil {
 		return nil, mpFail(err)
 	}
-	d, err := src.read(s)
+	d, err := src.desired(s)
 	if err != nil {
-		return nil, mpReportInvalid(cmd.ErrOrStderr(), err)
-	}
-	if err := marchproxy.Validate(d.app, d.services, d.mappings); err != nil {
 		return nil, mpReportInvalid(cmd.ErrOrStderr(), err)
 	}
 	if s.ClusterID < 1 {
@@ -398,8 +282,7 @@ func (o *mpOptions) openSession(cmd *cobra.Command, src *mpSource, prune bool) (
 		}
 		return nil, mpFail(err)
 	}
-	sess := &mpSession{settings: s, desired: d, client: client,
-		opts: marchproxy.PlanOptions{ClusterID: s.ClusterID, Prune: prune, AppName: d.app, Mappings: d.mappings}}
+	sess := &mpSession{settings: s, desired: d, client: client, opts: d.PlanOptions(s.ClusterID, prune)}
 	if err := sess.replan(ctx); err != nil {
 		return nil, mpFail(err)
 	}
@@ -411,7 +294,7 @@ func (s *mpSession) replan(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.plan = marchproxy.Plan(s.desired.services, actual, s.opts)
+	s.plan = marchproxy.Plan(s.desired.Services, actual, s.opts)
 	return nil
 }
 
@@ -497,11 +380,7 @@ func (o *mpOptions) importCmd() *cobra.Command {
 // it did not do (prune, or everything on a server without it) is applied
 // service by service.
 func (s *mpSession) bulkImport(ctx context.Context, w, ew io.Writer) error {
-	cfg := marchproxy.ImportConfig{Metadata: s.desired.metadata}
-	for _, svc := range s.desired.services {
-		svc, _ = marchproxy.ToServer(svc)
-		cfg.Services = append(cfg.Services, svc)
-	}
+	cfg := s.desired.ImportConfig()
 	err := s.client.ImportServices(ctx, s.settings.ClusterID, cfg)
 	if errors.Is(err, marchproxy.ErrImportUnsupported) {
 		fmt.Fprintln(ew, "note: the server has no bulk import endpoint; importing service by service")
@@ -525,21 +404,11 @@ func (s *mpSession) verify(ctx context.Context, w, ew io.Writer) {
 		fmt.Fprintf(ew, "warning: could not verify with the cluster config: %v\n", err)
 		return
 	}
-	have := make(map[string]bool, len(cfg.Services))
-	for _, svc := range cfg.Services {
-		have[svc.Name] = true
-	}
-	var missing []string
-	for _, svc := range s.desired.services {
-		if !have[svc.Name] {
-			missing = append(missing, svc.Name)
-		}
-	}
-	if len(missing) > 0 {
+	if missing := cfg.MissingServices(s.desired.Services); len(missing) > 0 {
 		fmt.Fprintf(ew, "warning: the cluster config does not list %s\n", strings.Join(missing, ", "))
 		return
 	}
-	fmt.Fprintf(w, "verified: the cluster %d config lists all %d services\n", s.settings.ClusterID, len(s.desired.services))
+	fmt.Fprintf(w, "verified: the cluster %d config lists all %d services\n", s.settings.ClusterID, len(s.desired.Services))
 }
 
 func (o *mpOptions) configCmd() *cobra.Command {

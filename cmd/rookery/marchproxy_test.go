@@ -21,10 +21,10 @@ const (
 	mpTestKey      = "cluster-key-secret-1"
 )
 
-// mpClearEnv keeps the caller's environment out of the tests; ApplyEnv
+// mpClearEnv keeps the caller's environment out of the tests; applyMarchProxyEnv
 // ignores empty variables.
 func mpClearEnv(t *testing.T) {
-	for _, k := range []string{marchproxy.EnvAPI, marchproxy.EnvClusterAPIKey, marchproxy.EnvUsername, marchproxy.EnvPassword, marchproxy.EnvClusterID, marchproxy.EnvAppVersion} {
+	for _, k := range []string{envMarchProxyAPI, envClusterAPIKey, envMarchProxyUsername, envMarchProxyPassword, envMarchProxyClusterID, envAppVersion} {
 		t.Setenv(k, "")
 	}
 }
@@ -41,12 +41,12 @@ func mpFake(t *testing.T, opts ...marchproxytest.Option) *marchproxytest.Server 
 	return f
 }
 
-func mpLoader(s marchproxy.CLISettings, err error) func(context.Context) (marchproxy.CLISettings, error) {
-	return func(context.Context) (marchproxy.CLISettings, error) { return s, err }
+func mpLoader(s marchproxy.Settings, err error) func(context.Context) (marchproxy.Settings, error) {
+	return func(context.Context) (marchproxy.Settings, error) { return s, err }
 }
 
-func mpSettings(api string) marchproxy.CLISettings {
-	return marchproxy.CLISettings{
+func mpSettings(api string) marchproxy.Settings {
+	return marchproxy.Settings{
 		API: api, ClusterID: 1, Username: mpTestUser, Password: mpTestPassword, ClusterAPIKey: mpTestKey,
 		App: marchproxy.AppSettings{AppName: "rookery"},
 	}
@@ -68,7 +68,7 @@ func (r mpResult) code() int {
 	return 1
 }
 
-func mpRun(t *testing.T, load func(context.Context) (marchproxy.CLISettings, error), args ...string) mpResult {
+func mpRun(t *testing.T, load func(context.Context) (marchproxy.Settings, error), args ...string) mpResult {
 	t.Helper()
 	cmd := newMarchProxyCmd(load)
 	var out, errOut bytes.Buffer
@@ -130,7 +130,7 @@ func TestMarchProxyDiffExitCodes(t *testing.T) {
 	if r := mpRun(t, mpLoader(bad, nil), "diff", "--from", dir); r.code() != 1 || !strings.Contains(r.err.Error(), "Incorrect username or password") {
 		t.Fatalf("diff with a bad password: exit %d %v", r.code(), r.err)
 	}
-	if r := mpRun(t, mpLoader(marchproxy.CLISettings{}, errors.New("database is locked")), "diff"); r.code() != 1 || !strings.Contains(r.err.Error(), "database is locked") {
+	if r := mpRun(t, mpLoader(marchproxy.Settings{}, errors.New("database is locked")), "diff"); r.code() != 1 || !strings.Contains(r.err.Error(), "database is locked") {
 		t.Fatalf("diff when settings fail to load: exit %d %v", r.code(), r.err)
 	}
 	if r := mpRun(t, load, "diff", "--from", t.TempDir()); r.code() != 1 || !strings.Contains(r.err.Error(), "run `rookery marchproxy generate` first") {
@@ -206,24 +206,24 @@ func TestMarchProxyEnvAndFlagsOverride(t *testing.T) {
 	mpClearEnv(t)
 	f := mpFake(t)
 	load := mpLoader(mpSettings("http://127.0.0.1:1"), nil)
-	t.Setenv(marchproxy.EnvAPI, f.URL)
+	t.Setenv(envMarchProxyAPI, f.URL)
 	if r := mpRun(t, load, "diff", "--generate"); r.code() != 2 {
 		t.Fatalf("MARCHPROXY_API did not override the database: exit %d %v", r.code(), r.err)
 	}
 	if r := mpRun(t, load, "diff", "--generate", "--api", "http://127.0.0.1:1"); r.code() != 1 {
 		t.Fatalf("--api did not override MARCHPROXY_API: exit %d", r.code())
 	}
-	t.Setenv(marchproxy.EnvClusterID, "abc")
+	t.Setenv(envMarchProxyClusterID, "abc")
 	if r := mpRun(t, load, "diff", "--generate"); r.code() != 1 || !strings.Contains(r.err.Error(), "MARCHPROXY_CLUSTER_ID") {
 		t.Fatalf("bad MARCHPROXY_CLUSTER_ID: exit %d %v", r.code(), r.err)
 	}
-	t.Setenv(marchproxy.EnvClusterID, "")
+	t.Setenv(envMarchProxyClusterID, "")
 	noUser := mpSettings(f.URL)
 	noUser.Username = ""
 	if r := mpRun(t, mpLoader(noUser, nil), "diff", "--generate"); r.code() != 1 || !strings.Contains(r.err.Error(), "MARCHPROXY_USERNAME") {
 		t.Fatalf("no user: exit %d %v", r.code(), r.err)
 	}
-	t.Setenv(marchproxy.EnvUsername, "twofa")
+	t.Setenv(envMarchProxyUsername, "twofa")
 	if r := mpRun(t, load, "diff", "--generate"); r.code() != 1 || !strings.Contains(r.err.Error(), "--totp") {
 		t.Fatalf("2FA account without a code: exit %d %v", r.code(), r.err)
 	}
@@ -283,7 +283,7 @@ func TestMarchProxyGenerateReportsEveryProblem(t *testing.T) {
 	if r.code() != 1 || !strings.Contains(r.stderr, "app.app_name") || !strings.Contains(r.stderr, "app.api_port: 70000 is not a port") {
 		t.Fatalf("exit %d\n%s", r.code(), r.stderr)
 	}
-	t.Setenv(marchproxy.EnvAppVersion, "3.1.4")
+	t.Setenv(envAppVersion, "3.1.4")
 	dir := t.TempDir()
 	if r := mpRun(t, mpLoader(mpSettings("http://unused"), nil), "generate", "--out", dir); r.code() != 0 {
 		t.Fatal(r.err)
@@ -313,7 +313,7 @@ func TestMarchProxyConfigMasked(t *testing.T) {
 	if r := mpRun(t, mpLoader(noKey, nil), "config"); r.code() != 1 || !strings.Contains(r.err.Error(), "CLUSTER_API_KEY") {
 		t.Fatalf("config without a key: exit %d %v", r.code(), r.err)
 	}
-	t.Setenv(marchproxy.EnvClusterAPIKey, "not-the-key")
+	t.Setenv(envClusterAPIKey, "not-the-key")
 	if r := mpRun(t, load, "config"); r.code() != 1 || !strings.Contains(r.err.Error(), "Invalid cluster API key") {
 		t.Fatalf("config with a wrong key: exit %d %v", r.code(), r.err)
 	}
@@ -392,7 +392,7 @@ func TestMarchProxyValidateWithoutDatabase(t *testing.T) {
 	if err := os.WriteFile(path, []byte(`{"services":[{"name":"shop-api","ip_fqdn":"api","port":8080}]}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	load := mpLoader(marchproxy.CLISettings{}, errors.New("no database"))
+	load := mpLoader(marchproxy.Settings{}, errors.New("no database"))
 	r := mpRun(t, load, "validate", path)
 	if r.code() != 0 || !strings.Contains(r.stderr, "generic <app>-<service> rule") {
 		t.Fatalf("exit %d\n%s%s", r.code(), r.stdout, r.stderr)
