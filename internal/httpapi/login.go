@@ -25,10 +25,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "email and password are required", nil)
 		return
 	}
-	max := int(s.cfg.Int("login_max_attempts"))
-	if max <= 0 {
-		max = 5
-	}
+	max := s.maxAttempts()
 	// The attempt is counted before the password is checked, in the same
 	// step that checks the locks: concurrent guesses each take one of the
 	// max attempts, and the ones past it are refused without an answer.
