@@ -49,10 +49,13 @@ type Options struct {
 	Version  string
 	// UserAgent is sent to the licence server.
 	UserAgent string
-	// FeatureTiers names the tier that includes each feature, so a 403 can
-	// tell the user which tier to buy. Tiers the server states in feature
-	// metadata ("tier") take precedence.
-	FeatureTiers map[string]Tier
+	// FeatureTiers is the tier catalogue, usually [StandardCatalogue]
+	// plus the application's own features. A valid licence of a feature's
+	// tier or higher grants it (HasFeature) even when the server does not
+	// list it as entitled. A 403 names the tier to buy; for that message a
+	// tier the server states in feature metadata ("tier") takes precedence.
+	// Nil means features are granted only by the server's list.
+	FeatureTiers Catalogue
 }
 
 // Manager holds the licence state of a running service.
@@ -138,10 +141,11 @@ func (m *Manager) newClient(serverURL string) (*Client, error) {
 	})
 }
 
-// HasFeature reports whether the named feature may be used. The name may be
-// bare ("audit_logs") or qualified with the product ("rookery.audit_logs");
-// either form entitled by the server counts for both. In development mode
-// every feature is enabled.
+// HasFeature reports whether the named feature may be used: the licence
+// server lists it as entitled, or the licence's tier includes it by
+// [Options.FeatureTiers]. The name may be bare ("audit_logs") or qualified
+// with the product ("rookery.audit_logs"); either form granted counts for
+// both. In development mode every feature is enabled.
 func (m *Manager) HasFeature(name string) bool {
 	s := m.state.Load()
 	if s.allowAll {

@@ -12,9 +12,10 @@ import (
 type snapshot struct {
 	allowAll    bool            // development mode: everything is allowed
 	tier        Tier            // effective tier for AtLeast
-	features    featureSet      // effective entitled names, bare and qualified
+	features    featureSet      // granted names, bare and qualified: entitled by the server or by tier
 	featureTier map[string]Tier // which tier has a feature, for 403 messages
 	limits      Limits          // effective limits
+	maxUsers    int64           // the user limit in force; Unlimited for none
 	status      Status
 	changed     chan struct{} // closed when a newer snapshot replaces this one
 }
@@ -67,25 +68,31 @@ func buildSnapshot(s Settings, v view, serverURL string, tiers map[string]Tier) 
 		snap.status.Source = SourceDevelopment
 	case v.valid && r != nil:
 		snap.tier = r.Tier
-		snap.features = entitledSet(r.Features, s.Product)
+		snap.features = grantedSet(r.Features, tiers, r.Tier, s.Product)
 		snap.limits = r.Limits
 	default:
 		// Without a valid licence only the free tier is left.
 		snap.tier = Community
+		snap.features = grantedSet(nil, tiers, Community, s.Product)
 	}
+	snap.maxUsers = maxUsers(s.ReleaseMode, snap.tier, snap.limits)
 	return snap
 }
 
-// entitledSet holds every entitled feature under both of its names, bare
+// grantedSet holds every granted feature under both of its names, bare
 // (audit_logs) and qualified with the product (rookery.audit_logs), so a
 // lookup is a single set access whichever form the caller or the server used.
-func entitledSet(features []Feature, product string) featureSet {
+// A feature is granted when the server lists it as entitled or when the
+// catalogue puts it in tier or below; deciding this once per snapshot keeps
+// HasFeature a single lookup.
+func grantedSet(features []Feature, catalogue map[string]Tier, tier Tier, product string) featureSet {
 	names := make([]string, 0, 2*len(features))
 	for _, f := range features {
 		if f.Entitled && f.Name != "" {
 			names = append(names, featureForms(f.Name, product)...)
 		}
 	}
+	names = append(names, Catalogue(catalogue).granted(tier, product)...)
 	return newFeatureSet(names)
 }
 

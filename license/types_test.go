@@ -159,7 +159,7 @@ func TestSnapshotFeatureForms(t *testing.T) {
 		{Name: "multiple_teams", Entitled: false},
 		{Name: "rookery.multiple_teams", Entitled: true},
 	}
-	set := entitledSet(features, "rookery")
+	set := grantedSet(features, nil, Community, "rookery")
 	tests := []struct {
 		name string
 		want bool
