@@ -87,7 +87,7 @@ func New(ctx context.Context, s Settings, log *slog.Logger, o Options) (*App, er
 		core.Close()
 		return nil, fmt.Errorf("licence: %w", err)
 	}
-	a.Auth.CheckLimit = httpapi.UserLimit(a.License)
+	a.Auth.CheckLimit = a.License.CheckUserLimit
 	if err := a.startAI(); err != nil {
 		a.Log.Warn("WaddleAI client not available; AI routes answer 403 until rookery restarts with valid settings", "error", err.Error())
 	}

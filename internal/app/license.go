@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 
 	"github.com/rookery/rookery/config"
-	"github.com/rookery/rookery/internal/httpapi"
 	"github.com/rookery/rookery/license"
 )
 
@@ -24,17 +23,13 @@ func licenseSettings(c *config.Config) license.Settings {
 
 // NewLicenseManager builds the manager from the config snapshot.
 func NewLicenseManager(c *Core, version string, usage func(context.Context) (license.Usage, error)) (*license.Manager, error) {
-	tiers := make(map[string]license.Tier, len(httpapi.Catalogue))
-	for f, t := range httpapi.Catalogue {
-		tiers[f] = t
-	}
 	return license.New(licenseSettings(c.Config), license.Options{
 		CacheFile:    filepath.Join(c.Settings.DataDir, license.DefaultCacheFileName),
 		Logger:       c.Log,
 		Usage:        usage,
 		Version:      version,
 		UserAgent:    "rookery/" + version,
-		FeatureTiers: tiers,
+		FeatureTiers: license.StandardCatalogue(),
 	})
 }
 

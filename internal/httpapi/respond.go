@@ -13,6 +13,7 @@ import (
 	"github.com/rookery/rookery/internal/auth"
 	"github.com/rookery/rookery/internal/db"
 	"github.com/rookery/rookery/internal/teams"
+	"github.com/rookery/rookery/license"
 )
 
 // maxBody bounds every request body.
@@ -54,9 +55,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	var ve *config.ValidationError
 	var ce *config.ConflictError
+	var le *license.LimitError
 	switch {
 	case errors.As(err, &ae):
 		writeError(w, ae.Status, ae.Msg, ae.Extra)
+	case errors.As(err, &le):
+		writeError(w, http.StatusForbidden, le.Error(), map[string]any{"limit": le.Limit, le.Limit: le.Max})
 	case errors.As(err, &ve):
 		writeError(w, http.StatusBadRequest, "invalid value: "+ve.Error(), map[string]any{"key": ve.Key, "reason": ve.Reason})
 	case errors.As(err, &ce):
