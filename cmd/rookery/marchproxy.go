@@ -38,10 +38,6 @@ type mpOptions struct {
 	username  string
 	totp      string
 	appName   string
-
-	// validate loads the settings at most once, for the app name.
-	loaded    bool
-	loadedApp string
 }
 
 func newMarchProxyCmd(load func(ctx context.Context) (marchproxy.Settings, error)) *cobra.Command {
