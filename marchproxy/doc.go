@@ -5,6 +5,10 @@
 //     reports every problem at once;
 //   - generation of config/marchproxy/{services,mappings,import-config}.json
 //     from the application's own settings;
+//   - reading those files back (ReadFile, LoadDir) and checking them against
+//     each other (ValidateFiles: a mappings file's references resolve against
+//     the services files given with it or beside it), and the desired state
+//     that diff and import bring a cluster to (Source, Desired);
 //   - a client for the real MarchProxy API server (user login with refresh,
 //     per-service CRUD, the proxy-facing cluster config route);
 //   - a plan/apply engine that brings a cluster in line with the generated
@@ -14,6 +18,9 @@
 // no mappings API, PATCH instead of PUT, a user token instead of the cluster
 // key, a required cluster_id, no grpc protocol). The client and the plan speak
 // the real contract; the generated files keep the standards' shapes.
+//
+// The package reads no environment variables and no flags: Settings is a
+// plain struct that the application fills from its own configuration.
 //
 // The package depends only on the standard library and starts no goroutines.
 package marchproxy

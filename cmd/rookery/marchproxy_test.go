@@ -401,3 +401,61 @@ func TestMarchProxyValidateWithoutDatabase(t *testing.T) {
 		t.Fatalf("--app: exit %d\n%s", r.code(), r.stdout)
 	}
 }
+
+// TestMarchProxyFileMessages pins the exact output of the file handling
+// that lives in the marchproxy package: the CLI prints what it returns.
+func TestMarchProxyFileMessages(t *testing.T) {
+	mpClearEnv(t)
+	load := mpLoader(mpSettings("http://unused"), nil)
+	empty := t.TempDir()
+	lone := t.TempDir()
+	mappings := filepath.Join(lone, "mappings.json")
+	if err := os.WriteFile(mappings, []byte(`{"mappings":[{"name":"rookery-x","source_services":["external"],"dest_services":["rookery-api"],"listen_port":443,"protocol":"https"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	broken := t.TempDir()
+	if err := os.WriteFile(filepath.Join(broken, "services.json"), []byte(`{"services":[{"name":"rookery-api","port":"x"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	missingExtra := filepath.Join(empty, "extras.json")
+
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantErr    string // the whole error message
+		wantStdout string // the whole standard output; "-" means not checked
+		wantStderr string // the whole standard error; "-" means not checked
+	}{
+		{name: "diff without files", args: []string{"diff", "--from", empty}, wantCode: 1,
+			wantErr:    "no import-config.json or services.json in " + empty + ": run `rookery marchproxy generate` first, or use --generate",
+			wantStdout: "", wantStderr: ""},
+		{name: "import from a broken services file", args: []string{"import", "--from", broken}, wantCode: 1,
+			wantErr:    "1 problems in the MarchProxy configuration",
+			wantStdout: "", wantStderr: "  services[0]: port: want a whole number, got string\n"},
+		{name: "generate with a missing extras file", args: []string{"generate", "--out", t.TempDir(), "--extra", missingExtra}, wantCode: 1,
+			wantErr: "read extras: open " + missingExtra + ": no such file or directory", wantStdout: "", wantStderr: ""},
+		{name: "a lone mappings file without services", args: []string{"validate", mappings}, wantCode: 1,
+			wantErr:    "1 of 1 files are not valid",
+			wantStdout: mappings + ": invalid\n  cannot check the service references: give the services file too (validate services.json mappings.json)\n", wantStderr: ""},
+		{name: "a missing file and a valid one", args: []string{"validate", filepath.Join(empty, "nope.json"), filepath.Join(broken, "services.json")}, wantCode: 1,
+			wantErr: "2 of 2 files are not valid",
+			wantStdout: filepath.Join(empty, "nope.json") + ": open " + filepath.Join(empty, "nope.json") + ": no such file or directory\n" +
+				filepath.Join(broken, "services.json") + ": invalid MarchProxy configuration: services[0]: port: want a whole number, got string\n",
+			wantStderr: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := mpRun(t, load, tt.args...)
+			if r.code() != tt.wantCode || r.err == nil || r.err.Error() != tt.wantErr {
+				t.Fatalf("exit %d, err %v\nwant exit %d, err %s", r.code(), r.err, tt.wantCode, tt.wantErr)
+			}
+			if tt.wantStdout != "-" && r.stdout != tt.wantStdout {
+				t.Errorf("stdout %q\nwant   %q", r.stdout, tt.wantStdout)
+			}
+			if tt.wantStderr != "-" && r.stderr != tt.wantStderr {
+				t.Errorf("stderr %q\nwant   %q", r.stderr, tt.wantStderr)
+			}
+		})
+	}
+}
