@@ -52,7 +52,7 @@ func (s *Server) aiFeatureMap(w http.ResponseWriter, r *http.Request) {
 	on := s.cfg.Bool("ai_features_enabled")
 	out := make(map[string]bool, len(aiFeatures))
 	for _, f := range aiFeatures {
-		out[f] = on && Entitled(s.license, f)
+		out[f] = on && s.license.HasFeature(f)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"features": out, "ai_features_enabled": on})
 }

@@ -139,9 +139,10 @@ func (s *Server) routes() {
 	s.mux.Handle("PUT /api/v1/config/{key}", s.require(auth.Admin, s.putConfig))
 	s.mux.Handle("DELETE /api/v1/config/{key}", s.require(auth.Admin, s.deleteConfig))
 	// Viewing the audit log is the standards' professional "audit logging".
-	s.mux.Handle("GET /api/v1/config/{key}/history", s.require(auth.Admin, s.feature("audit_logs", s.configHistory)))
-	s.mux.Handle("GET /api/v1/audit", s.require(auth.Admin, s.feature("audit_logs", s.auditLog)))
+	s.mux.Handle("GET /api/v1/config/{key}/history", s.require(auth.Admin, s.feature(license.FeatureAuditLogs, s.configHistory)))
+	s.mux.Handle("GET /api/v1/audit", s.require(auth.Admin, s.feature(license.FeatureAuditLogs, s.auditLog)))
 	s.licenseRoutes()
+	s.teamRoutes()
 	s.apiKeyRoutes()
 	s.aiRoutes()
 
