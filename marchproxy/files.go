@@ -42,7 +42,12 @@ type FileError struct {
 	Err  error
 }
 
-func (e *FileError) Error() string { return e.Path + ": " + e.Err.Error() }
+func (e *FileError) Error() string {
+	if e.Err == nil {
+		return e.Path + ": invalid"
+	}
+	return e.Path + ": " + e.Err.Error()
+}
 
 // Unwrap gives errors.Is and errors.As the cause, for example ErrInvalid or
 // fs.ErrNotExist.

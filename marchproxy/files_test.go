@@ -488,3 +488,10 @@ func TestFilesErrorMessage(t *testing.T) {
 		t.Fatalf("Error() = %q\nwant      %q", err.Error(), want)
 	}
 }
+
+func TestFileErrorWithoutCause(t *testing.T) {
+	// A FileError built by a caller without a cause still prints.
+	if got := (&FileError{Path: "a.json"}).Error(); got != "a.json: invalid" {
+		t.Fatalf("Error() = %q", got)
+	}
+}
