@@ -19,12 +19,6 @@ type Settings struct {
 	Extras Extras
 }
 
-// CLISettings is the former name of Settings.
-//
-// Deprecated: use Settings. The environment overrides that came with it
-// belong to the command line that reads them.
-type CLISettings = Settings
-
 // APIOrDefault returns API, or DefaultAPI when it is empty.
 func (s Settings) APIOrDefault() string {
 	if s.API == "" {

@@ -44,7 +44,7 @@ func (extrasRule) Check(v string) error {
 
 // MarchProxySettings derives what the marchproxy commands and the
 // integrations page need from the config snapshot and process settings.
-func MarchProxySettings(c *config.Config, s Settings) marchproxy.CLISettings {
+func MarchProxySettings(c *config.Config, s Settings) marchproxy.Settings {
 	appName := c.String("app_name")
 	gen := marchproxy.DefaultAppSettings(appName)
 	if s.AppHost != "" {
@@ -61,7 +61,7 @@ func MarchProxySettings(c *config.Config, s Settings) marchproxy.CLISettings {
 	// longer parses (an older release's) generates without extras, and the
 	// generation that uses it reports why.
 	extras, _ := marchproxy.ParseExtras([]byte(c.String(marchProxyExtrasKey.Name)))
-	return marchproxy.CLISettings{
+	return marchproxy.Settings{
 		API:           c.String("marchproxy_api"),
 		ClusterID:     int(c.Int("marchproxy_cluster_id")),
 		Username:      c.String("marchproxy_username"),
