@@ -8,13 +8,19 @@ import (
 	"github.com/rookery/rookery/license/licensetest"
 )
 
+// benchManager runs a professional licence with the standard catalogue, as
+// the server does.
 func benchManager(b *testing.B) *license.Manager {
+	return benchManagerFor(b, licensetest.Professional(licensetest.KeyProfessional))
+}
+
+func benchManagerFor(b *testing.B, lic licensetest.Licence) *license.Manager {
 	b.Helper()
-	srv := licensetest.NewServer(licensetest.Professional(licensetest.KeyProfessional))
+	srv := licensetest.NewServer(lic)
 	b.Cleanup(srv.Close)
 	m, err := license.New(
-		license.Settings{Key: licensetest.KeyProfessional, ServerURL: srv.URL, Product: licensetest.Product, ReleaseMode: true},
-		license.Options{Logger: discardLogger()},
+		license.Settings{Key: license.Key(lic.Key), ServerURL: srv.URL, Product: licensetest.Product, ReleaseMode: true},
+		license.Options{Logger: discardLogger(), FeatureTiers: license.StandardCatalogue()},
 	)
 	if err != nil {
 		b.Fatal(err)
@@ -29,6 +35,25 @@ func benchManager(b *testing.B) *license.Manager {
 // BenchmarkHasFeature: the budget is 20 ns/op and no allocation.
 func BenchmarkHasFeature(b *testing.B) {
 	m := benchManager(b)
+	for _, name := range []string{"audit_logs", "rookery.audit_logs", "custom_saml"} {
+		b.Run(name, func(b *testing.B) {
+			want := m.HasFeature(name)
+			b.ReportAllocs()
+			for b.Loop() {
+				if m.HasFeature(name) != want {
+					b.Fatal("answer changed")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkHasFeatureByTier: a licence whose server lists no features, so
+// every grant comes from the catalogue; the same budget applies.
+func BenchmarkHasFeatureByTier(b *testing.B) {
+	lic := licensetest.Professional(licensetest.KeyProfessional)
+	lic.Features = nil
+	m := benchManagerFor(b, lic)
 	for _, name := range []string{"audit_logs", "rookery.audit_logs", "custom_saml"} {
 		b.Run(name, func(b *testing.B) {
 			want := m.HasFeature(name)

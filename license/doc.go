@@ -18,6 +18,12 @@
 //     [Manager.Shutdown].
 //   - [Manager.RequireFeature] and [Manager.RequireTier] gate net/http
 //     handlers with a JSON 403.
+//   - The entitlement policy: [StandardCatalogue] names the tier of each of
+//     the standards' features; given as [Options.FeatureTiers], a licence of
+//     that tier grants the feature in [Manager.HasFeature] even when the
+//     server does not list it. [Manager.MaxUsers] is the user limit in force
+//     and [Manager.CheckUserLimit] refuses one user too many with a
+//     [*LimitError].
 //
 // With RELEASE_MODE=false (the default) nothing is enforced: every feature is
 // enabled and a failed validation is only logged. With RELEASE_MODE=true a
