@@ -11,10 +11,6 @@ import (
 // The entitlement policy (the tier catalogue, what a tier grants, the user
 // limit) belongs to package license; the handlers here only ask it.
 
-// Entitled reports whether the licence grants feature, by the server's list
-// or by tier.
-func Entitled(m *license.Manager, feature string) bool { return m.HasFeature(feature) }
-
 // feature gates a handler on a licence feature with the licence package's
 // middleware, which answers its own 403 body and counts uses for the
 // keepalive.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rookery/rookery/internal/auth"
+	"github.com/rookery/rookery/license"
 )
 
 type ctxKey int
@@ -215,7 +216,7 @@ func (s *Server) authenticate(r *http.Request) (*http.Request, error) {
 	if auth.IsAPIKey(token) {
 		// API keys are the standards' professional "API keys" feature: a
 		// licence without it stops them working.
-		if !Entitled(s.license, "api_keys") {
+		if !s.license.HasFeature(license.FeatureAPIKeys) {
 			return r, &apiError{Status: http.StatusForbidden, Msg: "API keys are not included in the current licence",
 				Extra: map[string]any{"feature": "api_keys"}}
 		}
