@@ -141,7 +141,7 @@ func (c *Client) BaseURL() string { return c.base }
 // ErrTOTPRequired. A TOTP code is short-lived, so a later automatic re-login
 // of a 2FA account may fail; the error says so.
 func (c *Client) Login(ctx context.Context, username string, password Secret, totp string) (User, error) {
-	if username == "" || password == "" {
+	if username == "" || password.IsZero() {
 		return User{}, errors.New("log in to MarchProxy: username and password are required")
 	}
 	cr := &credentials{username: username, password: password, totp: totp}
@@ -175,7 +175,7 @@ func (c *Client) login(ctx context.Context, cr *credentials) (User, session, err
 		}
 		return User{}, session{}, fmt.Errorf("log in to MarchProxy as %q: %w", cr.username, err)
 	}
-	if lr.AccessToken == nil || *lr.AccessToken == "" {
+	if lr.AccessToken == nil || lr.AccessToken.IsZero() {
 		if lr.Requires2FA && cr.totp == "" {
 			return User{}, session{}, fmt.Errorf("log in to MarchProxy as %q: %w", cr.username, ErrTOTPRequired)
 		}
@@ -204,11 +204,11 @@ func (c *Client) token(ctx context.Context) (Secret, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.creds == nil {
-		return "", ErrNotLoggedIn
+		return Secret{}, ErrNotLoggedIn
 	}
-	if c.tok.access == "" || !c.now().Before(c.tok.renewAt) {
+	if c.tok.access.IsZero() || !c.now().Before(c.tok.renewAt) {
 		if err := c.renewLocked(ctx); err != nil {
-			return "", err
+			return Secret{}, err
 		}
 	}
 	return c.tok.access, nil
@@ -228,7 +228,7 @@ func (c *Client) rejected(ctx context.Context, stale Secret) error {
 // renewLocked tries the refresh token, then a fresh login.
 func (c *Client) renewLocked(ctx context.Context) error {
 	var refreshErr error
-	if c.tok.refresh != "" {
+	if c.tok.refresh.IsSet() {
 		var tr struct {
 			AccessToken  Secret  `json:"access_token"`
 			RefreshToken *Secret `json:"refresh_token"`
@@ -236,7 +236,7 @@ func (c *Client) renewLocked(ctx context.Context) error {
 		}
 		body := map[string]string{"refresh_token": c.tok.refresh.Reveal()}
 		refreshErr = c.call(ctx, http.MethodPost, "/api/v1/auth/refresh", nil, body, nil, &tr, http.StatusOK)
-		if refreshErr == nil && tr.AccessToken != "" {
+		if refreshErr == nil && tr.AccessToken.IsSet() {
 			if tr.RefreshToken == nil {
 				tr.RefreshToken = &c.tok.refresh
 			}
@@ -453,7 +453,7 @@ func (c *Client) DeleteService(ctx context.Context, id int, permanent bool) erro
 // It authenticates with the cluster API key in the header the server reads,
 // literally "cluster-api-key"; no login is needed.
 func (c *Client) ClusterConfig(ctx context.Context, clusterID int, clusterAPIKey Secret) (ClusterConfig, error) {
-	if clusterAPIKey == "" {
+	if clusterAPIKey.IsZero() {
 		return ClusterConfig{}, errors.New("fetch MarchProxy cluster config: the cluster API key is required")
 	}
 	// Set directly so the header keeps the server's spelling on the wire.

@@ -19,10 +19,11 @@ import (
 )
 
 const (
-	testUser     = "admin"
-	testPassword = Secret("correct-horse-battery")
-	clusterKey1  = "cluster-key-one"
+	testUser    = "admin"
+	clusterKey1 = "cluster-key-one"
 )
+
+var testPassword = NewSecret("correct-horse-battery")
 
 type env struct {
 	fake   *marchproxytest.Server
@@ -84,7 +85,7 @@ func TestLogin(t *testing.T) {
 		t.Errorf("user = %+v", u)
 	}
 
-	_, err = e.client.Login(ctx, testUser, "wrong-password-1", "")
+	_, err = e.client.Login(ctx, testUser, NewSecret("wrong-password-1"), "")
 	var ae *APIError
 	if !errors.As(err, &ae) || ae.StatusCode != 401 || ae.Detail != "Incorrect username or password" || !errors.Is(err, ErrUnauthorized) {
 		t.Fatalf("bad password: %v", err)
@@ -247,7 +248,7 @@ func TestServiceCRUD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if created.ID == 0 || !created.IsActive || created.ClusterID != 1 || !created.HealthCheckEnabled || created.JWTSecret == "" {
+	if created.ID == 0 || !created.IsActive || created.ClusterID != 1 || !created.HealthCheckEnabled || created.JWTSecret.IsZero() {
 		t.Fatalf("created = %+v", created)
 	}
 	// Empty collection goes out as null.
@@ -343,7 +344,7 @@ func TestClusterConfig(t *testing.T) {
 	e.fake.AddService(marchproxytest.Service{Name: "app-b64", IPFQDN: "h", Port: 80, Protocol: "http", AuthType: "base64", ClusterID: 1, IsActive: true, HealthCheckEnabled: true, HealthCheckPath: ptr("/healthz"), HealthCheckInterval: 30, TokenBase64: ptr("base64-token-value")})
 	addRemote(e.fake, 1, "app-jwt", true)
 
-	cfg, err := e.client.ClusterConfig(ctx, 1, clusterKey1)
+	cfg, err := e.client.ClusterConfig(ctx, 1, NewSecret(clusterKey1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,7 +368,7 @@ func TestClusterConfig(t *testing.T) {
 		t.Errorf("masked config = %s", out)
 	}
 
-	again, err := e.client.ClusterConfig(ctx, 1, clusterKey1)
+	again, err := e.client.ClusterConfig(ctx, 1, NewSecret(clusterKey1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,13 +377,13 @@ func TestClusterConfig(t *testing.T) {
 	}
 
 	var ae *APIError
-	if _, err := e.client.ClusterConfig(ctx, 1, "wrong"); !errors.As(err, &ae) || ae.StatusCode != 401 || ae.Detail != "Invalid cluster API key" {
+	if _, err := e.client.ClusterConfig(ctx, 1, NewSecret("wrong")); !errors.As(err, &ae) || ae.StatusCode != 401 || ae.Detail != "Invalid cluster API key" {
 		t.Fatalf("wrong key: %v", err)
 	}
-	if _, err := e.client.ClusterConfig(ctx, 1, "cluster-key-two"); !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "Cluster ID does not match API key") {
+	if _, err := e.client.ClusterConfig(ctx, 1, NewSecret("cluster-key-two")); !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "Cluster ID does not match API key") {
 		t.Fatalf("other cluster's key: %v", err)
 	}
-	if _, err := e.client.ClusterConfig(ctx, 1, ""); err == nil {
+	if _, err := e.client.ClusterConfig(ctx, 1, Secret{}); err == nil {
 		t.Fatal("empty key accepted")
 	}
 }
@@ -484,7 +485,7 @@ func TestListServicesStopsWhenServerIgnoresSkip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Login(context.Background(), "u", "password-1", ""); err != nil {
+	if _, err := c.Login(context.Background(), "u", NewSecret("password-1"), ""); err != nil {
 		t.Fatal(err)
 	}
 	list, err := c.ListServices(context.Background(), 1, true)

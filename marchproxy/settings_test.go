@@ -9,7 +9,7 @@ import (
 )
 
 func TestSettingsMaskSecrets(t *testing.T) {
-	s := Settings{API: "http://mp:8000", ClusterID: 7, Username: "importer", Password: "pass-secret-1", ClusterAPIKey: "key-secret-1", App: AppSettings{AppName: "shop"}}
+	s := Settings{API: "http://mp:8000", ClusterID: 7, Username: "importer", Password: NewSecret("pass-secret-1"), ClusterAPIKey: NewSecret("key-secret-1"), App: AppSettings{AppName: "shop"}}
 	var logs bytes.Buffer
 	slog.New(slog.NewTextHandler(&logs, nil)).Info("settings", "marchproxy", s)
 	for _, out := range []string{fmt.Sprintf("%v %+v %#v", s, s, s), logs.String()} {

@@ -216,7 +216,7 @@ func decodeChat(raw []byte, key Secret) (*ChatResponse, error) {
 		Error json.RawMessage `json:"error"`
 	}
 	if err := json.Unmarshal(raw, &env); err != nil {
-		return nil, &kindError{kind: ErrUnexpected, msg: fmt.Sprintf("the answer is not chat completion JSON (%v); it began %q", err, key.redact(excerpt(string(raw), 80)))}
+		return nil, &kindError{kind: ErrUnexpected, msg: fmt.Sprintf("the answer is not chat completion JSON (%v); it began %q", err, key.Redact(excerpt(string(raw), 80)))}
 	}
 	if len(env.Choices) == 0 {
 		if len(env.Error) > 0 {

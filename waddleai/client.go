@@ -156,7 +156,7 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
-	if err := c.Update(Config{BaseURL: baseURL, APIKey: Secret(apiKey), Timeout: o.timeout, Model: o.model}); err != nil {
+	if err := c.Update(Config{BaseURL: baseURL, APIKey: NewSecret(apiKey), Timeout: o.timeout, Model: o.model}); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -224,7 +224,7 @@ func newState(cfg Config) (*state, error) {
 		cfg.Timeout = DefaultTimeout
 	}
 	cfg.BaseURL = base
-	cfg.APIKey = Secret(key)
+	cfg.APIKey = NewSecret(key)
 	cfg.Model = strings.TrimSpace(cfg.Model)
 	st := &state{
 		cfg:       cfg,
@@ -234,7 +234,7 @@ func newState(cfg Config) (*state, error) {
 		readyURL:  base + "/readyz",
 	}
 	if key != "" {
-		st.bearer = Secret("Bearer " + key)
+		st.bearer = NewSecret("Bearer " + key)
 	}
 	return st, nil
 }

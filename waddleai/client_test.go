@@ -233,7 +233,7 @@ func TestUpdateSwitchesGatewayWhileInUse(t *testing.T) {
 		if i%2 == 0 {
 			fake = b
 		}
-		if err := c.Update(waddleai.Config{BaseURL: fake.URL, APIKey: waddleai.Secret(fake.APIKey()), Timeout: 5 * time.Second, Model: "m"}); err != nil {
+		if err := c.Update(waddleai.Config{BaseURL: fake.URL, APIKey: waddleai.NewSecret(fake.APIKey()), Timeout: 5 * time.Second, Model: "m"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -244,7 +244,7 @@ func TestUpdateSwitchesGatewayWhileInUse(t *testing.T) {
 		t.Errorf("request during updates: %v", err)
 	}
 
-	if err := c.Update(waddleai.Config{BaseURL: b.URL, APIKey: waddleai.Secret(b.APIKey()), Model: "custom-model"}); err != nil {
+	if err := c.Update(waddleai.Config{BaseURL: b.URL, APIKey: waddleai.NewSecret(b.APIKey()), Model: "custom-model"}); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := c.ChatCompletion(t.Context(), waddleai.ChatRequest{Messages: msgs})
@@ -263,7 +263,7 @@ func TestUpdateRejectsBadConfigAndKeepsTheOld(t *testing.T) {
 	fake := newFake(t)
 	c := newClient(t, fake)
 	before := c.Config()
-	err := c.Update(waddleai.Config{BaseURL: "not a url", APIKey: "wa-x"})
+	err := c.Update(waddleai.Config{BaseURL: "not a url", APIKey: waddleai.NewSecret("wa-x")})
 	if !errors.Is(err, waddleai.ErrInvalidInput) {
 		t.Fatalf("Update with a bad URL: %v", err)
 	}

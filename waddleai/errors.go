@@ -166,7 +166,7 @@ func parseErrorBody(status int, body []byte, key Secret) *APIError {
 	if msg == "" {
 		msg = excerpt(string(body), 200)
 	}
-	msg = key.redact(msg)
+	msg = key.Redact(msg)
 	return &APIError{Status: status, Type: typ, Message: msg, Kind: kindForStatus(status, msg)}
 }
 

@@ -266,14 +266,14 @@ func (s *Stream) decode(data []byte) (*Chunk, error) {
 		Error json.RawMessage `json:"error"`
 	}
 	if err := json.Unmarshal(data, &ev); err != nil {
-		return nil, &kindError{kind: ErrStream, msg: fmt.Sprintf("an event is not JSON (%v); it began %q", err, s.key.redact(excerpt(string(data), 80)))}
+		return nil, &kindError{kind: ErrStream, msg: fmt.Sprintf("an event is not JSON (%v); it began %q", err, s.key.Redact(excerpt(string(data), 80)))}
 	}
 	if len(ev.Error) > 0 && string(ev.Error) != "null" {
 		typ, msg := errorFields(data)
 		if msg == "" {
 			msg = excerpt(string(ev.Error), 200)
 		}
-		return nil, &APIError{Status: http.StatusOK, Type: typ, Message: s.key.redact(msg), Kind: ErrStream}
+		return nil, &APIError{Status: http.StatusOK, Type: typ, Message: s.key.Redact(msg), Kind: ErrStream}
 	}
 	c := ev.Chunk
 	s.note(&c)

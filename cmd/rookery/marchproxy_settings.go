@@ -46,13 +46,13 @@ func applyMarchProxyEnv(s *marchproxy.Settings, getenv func(string) string) erro
 		s.API = v
 	}
 	if v := getenv(envClusterAPIKey); v != "" {
-		s.ClusterAPIKey = marchproxy.Secret(v)
+		s.ClusterAPIKey = marchproxy.NewSecret(v)
 	}
 	if v := getenv(envMarchProxyUsername); v != "" {
 		s.Username = v
 	}
 	if v := getenv(envMarchProxyPassword); v != "" {
-		s.Password = marchproxy.Secret(v)
+		s.Password = marchproxy.NewSecret(v)
 	}
 	if v := getenv(envMarchProxyClusterID); v != "" {
 		id, err := parseClusterID(v)

@@ -8,7 +8,7 @@ import (
 )
 
 func TestMarchProxyApplyEnv(t *testing.T) {
-	fromDB := marchproxy.Settings{API: "http://db:8000", ClusterID: 1, Username: "db-user", Password: "db-pass", ClusterAPIKey: "db-key", App: marchproxy.AppSettings{AppName: "rookery", Version: "1.0.0"}}
+	fromDB := marchproxy.Settings{API: "http://db:8000", ClusterID: 1, Username: "db-user", Password: marchproxy.NewSecret("db-pass"), ClusterAPIKey: marchproxy.NewSecret("db-key"), App: marchproxy.AppSettings{AppName: "rookery", Version: "1.0.0"}}
 	tests := []struct {
 		name    string
 		env     map[string]string
@@ -23,7 +23,7 @@ func TestMarchProxyApplyEnv(t *testing.T) {
 				envMarchProxyAPI: "http://env:8000", envMarchProxyClusterID: " 7 ", envMarchProxyUsername: "env-user",
 				envMarchProxyPassword: "env-pass", envClusterAPIKey: "env-key", envAppVersion: "2.0.0",
 			},
-			want: marchproxy.Settings{API: "http://env:8000", ClusterID: 7, Username: "env-user", Password: "env-pass", ClusterAPIKey: "env-key", App: marchproxy.AppSettings{AppName: "rookery", Version: "2.0.0"}},
+			want: marchproxy.Settings{API: "http://env:8000", ClusterID: 7, Username: "env-user", Password: marchproxy.NewSecret("env-pass"), ClusterAPIKey: marchproxy.NewSecret("env-key"), App: marchproxy.AppSettings{AppName: "rookery", Version: "2.0.0"}},
 		},
 		{name: "cluster id not a number", env: map[string]string{envMarchProxyClusterID: "abc"}, wantErr: `MARCHPROXY_CLUSTER_ID: "abc" is not a cluster id`},
 		{name: "cluster id zero", env: map[string]string{envMarchProxyClusterID: "0"}, wantErr: "MARCHPROXY_CLUSTER_ID"},

@@ -47,7 +47,7 @@ func mpLoader(s marchproxy.Settings, err error) func(context.Context) (marchprox
 
 func mpSettings(api string) marchproxy.Settings {
 	return marchproxy.Settings{
-		API: api, ClusterID: 1, Username: mpTestUser, Password: mpTestPassword, ClusterAPIKey: mpTestKey,
+		API: api, ClusterID: 1, Username: mpTestUser, Password: marchproxy.NewSecret(mpTestPassword), ClusterAPIKey: marchproxy.NewSecret(mpTestKey),
 		App: marchproxy.AppSettings{AppName: "rookery"},
 	}
 }
@@ -126,7 +126,7 @@ func TestMarchProxyDiffExitCodes(t *testing.T) {
 	f.SetDown(false)
 
 	bad := mpSettings(f.URL)
-	bad.Password = "wrong-password-99"
+	bad.Password = marchproxy.NewSecret("wrong-password-99")
 	if r := mpRun(t, mpLoader(bad, nil), "diff", "--from", dir); r.code() != 1 || !strings.Contains(r.err.Error(), "Incorrect username or password") {
 		t.Fatalf("diff with a bad password: exit %d %v", r.code(), r.err)
 	}
@@ -309,7 +309,7 @@ func TestMarchProxyConfigMasked(t *testing.T) {
 		t.Fatalf("config sent headers %v", req.Header)
 	}
 	noKey := mpSettings(f.URL)
-	noKey.ClusterAPIKey = ""
+	noKey.ClusterAPIKey = marchproxy.Secret{}
 	if r := mpRun(t, mpLoader(noKey, nil), "config"); r.code() != 1 || !strings.Contains(r.err.Error(), "CLUSTER_API_KEY") {
 		t.Fatalf("config without a key: exit %d %v", r.code(), r.err)
 	}

@@ -12,7 +12,7 @@ var aiKeys = []string{"waddleai_url", "waddleai_api_key", "waddleai_timeout", "w
 func aiConfig(c *config.Config) waddleai.Config {
 	return waddleai.Config{
 		BaseURL: c.String("waddleai_url"),
-		APIKey:  waddleai.Secret(c.Secret("waddleai_api_key").Reveal()),
+		APIKey:  c.Secret("waddleai_api_key"),
 		Timeout: time.Duration(c.Int("waddleai_timeout")) * time.Second,
 		Model:   c.String("waddleai_model"),
 	}

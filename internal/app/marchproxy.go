@@ -65,8 +65,8 @@ func MarchProxySettings(c *config.Config, s Settings) marchproxy.Settings {
 		API:           c.String("marchproxy_api"),
 		ClusterID:     int(c.Int("marchproxy_cluster_id")),
 		Username:      c.String("marchproxy_username"),
-		Password:      marchproxy.Secret(c.Secret("marchproxy_password").Reveal()),
-		ClusterAPIKey: marchproxy.Secret(c.Secret("cluster_api_key").Reveal()),
+		Password:      c.Secret("marchproxy_password"),
+		ClusterAPIKey: c.Secret("cluster_api_key"),
 		App:           gen,
 		Extras:        extras,
 	}
