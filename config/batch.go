@@ -69,19 +69,16 @@ func (s *Store) Apply(ctx context.Context, edits []Edit, ifRevision int64, o Ori
 	var res BatchResult
 	err = s.inTx(ctx, "apply config changes", func(tx *sql.Tx) error {
 		res = BatchResult{} // the transaction may run again
-		// Rows first (in key order, so two batches never wait on each
-		// other in a circle), then the revision row: the order every
-		// single-key write takes too.
+		rev, err := s.lockRevision(ctx, tx)
+		if err != nil {
+			return err
+		}
 		steps, problems, err := s.plan(ctx, tx, sorted, true)
 		if err != nil {
 			return err
 		}
 		if len(problems) > 0 {
 			return &BatchError{Problems: problems}
-		}
-		rev, err := s.lockRevision(ctx, tx)
-		if err != nil {
-			return err
 		}
 		if ifRevision != AnyRevision && rev != ifRevision {
 			return &RevisionConflictError{Expected: ifRevision, Current: rev}
@@ -230,7 +227,14 @@ func (s *Store) readRow(ctx context.Context, q querier, key string, lock bool) (
 }
 
 // lockRevision reads the revision counter and holds its row until the
-// transaction ends, so the revision a batch checked is the one it bumps.
+// transaction ends. Every write transaction of the store takes it first:
+// config writes are rare, and running them one at a time is what keeps
+// them simple and free of lock-order deadlocks. It makes the revision a
+// batch checked the one it bumps, and it guards what no row lock can: the
+// absence of a key. Without it, between a creator's read of the key's
+// highest audited version and its insert, another writer could create and
+// delete the key, and a version would be used twice. On PostgreSQL and
+// MySQL the reads that follow it see every change committed before.
 func (s *Store) lockRevision(ctx context.Context, tx *sql.Tx) (int64, error) {
 	var rev int64
 	if err := tx.QueryRowContext(ctx, `SELECT revision FROM config_revision WHERE id = 1`+s.forUpdate()).Scan(&rev); err != nil {

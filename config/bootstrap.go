@@ -75,6 +75,9 @@ func (s *Store) RotateKey(ctx context.Context, next *Sealer, o Origin) (RotateRe
 	var res RotateResult
 	err := s.inTx(ctx, "rotate encryption key", func(tx *sql.Tx) error {
 		res = RotateResult{} // the transaction may run again
+		if _, err := s.lockRevision(ctx, tx); err != nil {
+			return err
+		}
 		rows, err := tx.QueryContext(ctx, `SELECT `+entryColumns+` FROM config ORDER BY config_key`+s.forUpdate())
 		if err != nil {
 			return unavailable("read config", err)

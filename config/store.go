@@ -248,6 +248,9 @@ func (s *Store) set(ctx context.Context, key, raw string, ifVersion int64, o Ori
 	decl, declared := s.reg.Lookup(key)
 	var out Entry
 	err := s.inTx(ctx, "set config "+key, func(tx *sql.Tx) error {
+		if _, err := s.lockRevision(ctx, tx); err != nil {
+			return err
+		}
 		cur, err := s.lockRow(ctx, tx, key)
 		if err != nil {
 			return err
@@ -302,6 +305,9 @@ func (s *Store) ForceDelete(ctx context.Context, key string, ifVersion int64, o 
 
 func (s *Store) delete(ctx context.Context, key string, ifVersion int64, o Origin, force bool) error {
 	return s.inTx(ctx, "delete config "+key, func(tx *sql.Tx) error {
+		if _, err := s.lockRevision(ctx, tx); err != nil {
+			return err
+		}
 		cur, err := s.lockRow(ctx, tx, key)
 		if err != nil {
 			return err
@@ -372,7 +378,9 @@ func moves(before, after string) bool { return after != before && after != "" }
 // nextVersion is the version a newly inserted row of key starts at: one
 // more than any version the key's audit trail holds, so a key deleted and
 // created again never reuses a version (and an ETag taken before the
-// delete cannot match the new row). Read inside the writing transaction.
+// delete cannot match the new row). Read inside the writing transaction,
+// which must hold the revision row (lockRevision): no other change can
+// commit until it ends.
 func (s *Store) nextVersion(ctx context.Context, tx *sql.Tx, key string) (int64, error) {
 	var v sql.NullInt64
 	if err := tx.QueryRowContext(ctx, s.q(`SELECT MAX(version) FROM config_audit WHERE config_key = ?`), key).Scan(&v); err != nil {
@@ -518,9 +526,9 @@ const txAttempts = 5
 
 // inTx runs fn in a transaction. A transaction the database aborted to
 // break a deadlock or a serialization conflict is run again from the
-// start (fn must be safe to repeat): MySQL/MariaDB deadlock on two
-// concurrent inserts of the same new key, and the rerun then sees the
-// other's row and reports a plain conflict.
+// start (fn must be safe to repeat). The store's own writes take the
+// revision row first and so do not deadlock each other; this is for
+// whatever else shares the database.
 func (s *Store) inTx(ctx context.Context, op string, fn func(*sql.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.tryTx(ctx, op, fn)

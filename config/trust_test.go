@@ -518,3 +518,61 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// Many writers creating, updating and deleting one key at once: every
+// version the key's trail records is new, in the order written.
+func TestVersionsRiseUnderConcurrentDeleteAndCreate(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s db.Settings) {
+		d := dbtest.OpenSettings(t, s)
+		store, _ := newStore(t, d)
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var unexpected []error
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for i := 0; i < 12; i++ {
+					var err error
+					if (w+i)%3 == 0 {
+						err = store.Delete(ctx, "smtp_user", config.AnyVersion, config.Origin{Actor: "w"})
+					} else {
+						_, err = store.Set(ctx, "smtp_user", "v"+strconv.Itoa(w*100+i), config.AnyVersion, config.Origin{Actor: "w"})
+					}
+					// Losing a race is an answer (not found, conflict);
+					// anything else (a deadlock) is a failure.
+					if err != nil && !errors.Is(err, config.ErrNotFound) && !errors.Is(err, config.ErrConflict) {
+						mu.Lock()
+						unexpected = append(unexpected, err)
+						mu.Unlock()
+					}
+				}
+			}(w)
+		}
+		wg.Wait()
+		if len(unexpected) > 0 {
+			t.Fatalf("unexpected errors: %v", unexpected)
+		}
+		h, err := store.History(ctx, "smtp_user", 1000)
+		if err != nil || len(h) < 10 {
+			t.Fatalf("history: %d records, %v", len(h), err)
+		}
+		creates := 0
+		for i := 1; i < len(h); i++ { // newest first
+			if h[i].Version >= h[i-1].Version {
+				var trail []string
+				for j := len(h) - 1; j >= 0 && j >= i-3; j-- {
+					trail = append(trail, strconv.FormatInt(h[j].ID, 10)+":"+h[j].Action+":v"+strconv.FormatInt(h[j].Version, 10))
+				}
+				t.Fatalf("version %d recorded after %d: %v", h[i-1].Version, h[i].Version, trail)
+			}
+			if h[i].Action == config.ActionCreate {
+				creates++
+			}
+		}
+		if creates < 2 {
+			t.Errorf("only %d re-creations: the race did not happen", creates)
+		}
+	})
+}
