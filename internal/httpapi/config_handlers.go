@@ -51,9 +51,13 @@ func view(v *config.Value) configView {
 		out.LastUpdated, out.CreatedAt, out.UpdatedBy = &lu, &ca, &by
 	}
 	if v.Unreadable() {
+		inUse := "the " + string(v.Source) + " value is in use"
+		if v.Source == config.FromDatabase { // an undeclared key: nothing to fall back on
+			inUse = "it has no value"
+		}
 		out.Unreadable = true
-		out.Problem = "The stored value cannot be decrypted with the configured encryption keys, so the " + string(v.Source) +
-			" value is in use. Save a new value, or give the old key in CONFIG_ENCRYPTION_OLD_KEYS and restart, or remove it with: rookery config delete " +
+		out.Problem = "The stored value cannot be decrypted with the configured encryption keys, so " + inUse +
+			". Save a new value, or give the old key in CONFIG_ENCRYPTION_OLD_KEYS and restart, or remove it with: rookery config delete " +
 			v.Key.Name + " --force"
 	}
 	return out
