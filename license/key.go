@@ -2,17 +2,24 @@ package license
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 )
 
 // Key is a licence key of the shape PENG-XXXX-XXXX-XXXX-XXXX-XXXX.
 //
-// A Key prints masked through fmt (%v, %s, %q, %#v), encoding/json,
-// encoding.TextMarshaler and log/slog, so a struct holding one can be logged
-// or serialised without leaking it. Use string(k) only where the clear value
-// is required, which in this package is the Authorization header and the
-// keepalive body sent to the licence server.
+// A Key follows the rules of package secret (see its documentation) with one
+// difference: it prints as [MaskKey] gives it, the last group visible, so an
+// operator can tell two keys apart. It prints masked through fmt with any
+// verb, encoding/json, encoding.TextMarshaler and log/slog, so a struct
+// holding one can be logged or serialised without leaking it. It stays a
+// string type because the key travels as a plain string through the
+// settings; for that reason never use a Key as a JSON map key (encoding/json
+// writes string-kind map keys as they are). Use string(k) only where the
+// clear value is required, which in this package is the Authorization
+// header and the keepalive body sent to the licence server.
 type Key string
 
 // String returns the masked key (see [MaskKey]).
@@ -20,6 +27,20 @@ func (k Key) String() string { return MaskKey(string(k)) }
 
 // GoString keeps %#v from printing the clear key.
 func (k Key) GoString() string { return fmt.Sprintf("license.Key(%q)", MaskKey(string(k))) }
+
+// Format prints the masked key for every verb and flag. Without it a verb
+// that does not fit a string (%d) would make fmt print the clear key in its
+// complaint.
+func (k Key) Format(f fmt.State, verb rune) {
+	switch {
+	case verb == 'v' && f.Flag('#'):
+		_, _ = io.WriteString(f, k.GoString())
+	case verb == 'q':
+		_, _ = io.WriteString(f, strconv.Quote(MaskKey(string(k))))
+	default:
+		_, _ = io.WriteString(f, MaskKey(string(k)))
+	}
+}
 
 // MarshalText returns the masked key, so JSON and other text encodings never
 // carry the secret.
