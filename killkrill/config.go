@@ -125,7 +125,8 @@ type Config struct {
 	// answer (default 3; negative means none). 4xx answers are not retried.
 	MaxRetries int
 	// RetryBackoff is the first wait between retries; it doubles each retry
-	// (default 200 ms).
+	// up to 5 s, and each wait is drawn between half and all of it so that
+	// many shippers do not retry in step (default 200 ms).
 	RetryBackoff time.Duration
 	// RequestTimeout bounds each HTTP request (default 10 s).
 	RequestTimeout time.Duration

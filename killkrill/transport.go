@@ -7,11 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rookery/rookery/backoff"
 )
 
 const (
@@ -197,47 +198,54 @@ func appendBatchBody(dst []byte, enc *encoder, batch []entry, service string) []
 	return append(dst, "]}"...)
 }
 
-// send posts body, retrying transport errors and 5xx answers with doubling,
-// jittered waits. A 4xx answer is final: the receiver is up and retrying the
-// same body cannot help.
+// send posts body, retrying transport errors and 5xx answers as
+// [retryPolicy] says. A 4xx answer is final: the receiver is up and retrying
+// the same body cannot help. An open circuit stops the retries too.
 func (s *Shipper) send(st *settings, c *circuit, name, url string, body []byte) error {
 	ctx := s.sendCtx
-	for attempt := 0; ; attempt++ {
+	answered := false // a final answer: the receiver is reachable
+	var last error
+	err := backoff.Retry(ctx, retryPolicy(st.cfg), func(int) error {
 		retry, err := s.post(ctx, st, name, url, body)
-		if err == nil {
-			c.success()
+		last = err
+		switch {
+		case err == nil:
 			return nil
+		case !retry:
+			answered = true
+			return backoff.Permanent(err)
+		case !c.allow():
+			// The circuit opened meanwhile: the entries go to the fallback,
+			// not to a receiver known to be failing.
+			return backoff.Permanent(err)
 		}
-		if !retry {
-			if ctx.Err() == nil {
-				c.success() // it answered, so it is reachable
-			}
-			return err
+		return err
+	})
+	switch {
+	case err == nil:
+		c.success()
+		return nil
+	case answered:
+		if ctx.Err() == nil {
+			c.success()
 		}
-		if attempt >= max(st.cfg.MaxRetries, 0) || !c.allow() || !sleep(ctx, backoff(st.cfg.RetryBackoff, attempt)) {
-			c.failure(st.cfg.CircuitThreshold)
-			return err
-		}
+		return last
 	}
+	c.failure(st.cfg.CircuitThreshold)
+	// The last answer says more than "stopped retrying" when shutdown cut
+	// a wait short.
+	return last
 }
 
-func backoff(base time.Duration, attempt int) time.Duration {
-	d := base << min(attempt, 20)
-	if d <= 0 || d > maxBackoff {
-		d = maxBackoff
-	}
-	// Jitter in [d/2, d) keeps many shippers from retrying in step.
-	return d/2 + rand.N(d/2+1)
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
+// retryPolicy is MaxRetries retries, the first after RetryBackoff, doubling
+// up to maxBackoff, each wait between half and all of its step so that many
+// shippers do not retry in step.
+func retryPolicy(cfg Config) backoff.Policy {
+	return backoff.Policy{
+		First:   cfg.RetryBackoff,
+		Max:     maxBackoff,
+		Jitter:  backoff.EqualJitter,
+		Retries: max(cfg.MaxRetries, 0),
 	}
 }
 
