@@ -8,13 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/rookery/rookery/backoff"
 )
 
 // Defaults. The standards name port 8000 (older gateway releases); the
@@ -79,7 +80,9 @@ func WithModel(model string) Option { return func(o *options) { o.model = model 
 func WithRetries(n int) Option { return func(o *options) { o.retries = n } }
 
 // WithBackoff sets the wait before the first retry and its upper bound; the
-// wait doubles on each retry, with jitter.
+// wait doubles on each retry, and each wait is drawn between half and all of
+// its step so that many clients do not retry in step. A limit below first
+// is raised to first.
 func WithBackoff(first, limit time.Duration) Option {
 	return func(o *options) { o.backoff, o.maxBackoff = first, limit }
 }
@@ -93,13 +96,12 @@ func WithUserAgent(ua string) Option { return func(o *options) { o.userAgent = u
 // Client talks to one WaddleAI gateway. It is safe for concurrent use and
 // starts no goroutines; Close releases idle connections.
 type Client struct {
-	hc         *http.Client
-	ownsHC     bool
-	retries    int
-	backoff    time.Duration
-	maxBackoff time.Duration
-	log        *slog.Logger
-	userAgent  string
+	hc     *http.Client
+	ownsHC bool
+	// retry is WithRetries and WithBackoff on the shared backoff policy.
+	retry     backoff.Policy
+	log       *slog.Logger
+	userAgent string
 
 	// st is swapped whole by Update, so a request sees one consistent set of
 	// settings without holding a lock.
@@ -140,12 +142,10 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 		o.maxBackoff = o.backoff
 	}
 	c := &Client{
-		hc:         o.httpClient,
-		retries:    o.retries,
-		backoff:    o.backoff,
-		maxBackoff: o.maxBackoff,
-		log:        o.logger,
-		userAgent:  o.userAgent,
+		hc:        o.httpClient,
+		retry:     backoff.Policy{First: o.backoff, Max: o.maxBackoff, Jitter: backoff.EqualJitter, Retries: o.retries},
+		log:       o.logger,
+		userAgent: o.userAgent,
 	}
 	if c.hc == nil {
 		// Our own transport, so that Close can drop its connections without
@@ -305,18 +305,28 @@ type call struct {
 	retry  bool
 }
 
-// send performs c, repeating it when that is safe. It returns the response of
-// the last attempt whatever its status; the caller maps non-2xx statuses.
-// ctx must already carry the client timeout.
+// send performs c, repeating it when that is safe, as the client's retry
+// policy says. It returns the response of the last attempt whatever its
+// status; the caller maps non-2xx statuses. ctx must already carry the
+// client timeout.
 func (c *Client) send(ctx context.Context, st *state, cl call) (*http.Response, error) {
-	for attempt := 0; ; attempt++ {
+	p := c.retry
+	if !cl.retry {
+		p.Retries = 0
+	}
+	p.OnRetry = func(attempt int, err error, wait time.Duration) {
+		c.log.LogAttrs(ctx, slog.LevelWarn, "waddleai: retrying",
+			slog.String("op", cl.op), slog.Int("attempt", attempt+2), slog.String("reason", err.Error()), slog.Duration("wait", wait))
+	}
+	var resp *http.Response
+	err := backoff.Retry(ctx, p, func(attempt int) error {
 		var body io.Reader
 		if cl.body != nil {
 			body = bytes.NewReader(cl.body)
 		}
 		req, err := http.NewRequestWithContext(ctx, cl.method, cl.url, body)
 		if err != nil {
-			return nil, fmt.Errorf("waddleai: %s: build request: %w", cl.op, err)
+			return backoff.Permanent(fmt.Errorf("build request: %w", err))
 		}
 		if cl.body != nil {
 			req.Header.Set("Content-Type", "application/json")
@@ -329,67 +339,38 @@ func (c *Client) send(ctx context.Context, st *state, cl call) (*http.Response, 
 		}
 		req.Header.Set("User-Agent", c.userAgent)
 
-		resp, err := c.hc.Do(req)
+		r, err := c.hc.Do(req)
 		if err != nil {
 			terr := transportError(ctx, st.cfg.Timeout.String(), err)
-			if !cl.retry || attempt >= c.retries || !isDialError(err) || ctx.Err() != nil {
-				return nil, fmt.Errorf("waddleai: %s: %w", cl.op, terr)
+			if !isDialError(err) || ctx.Err() != nil {
+				// The request may have reached the gateway, or the caller
+				// gave up: repeating is not safe or not wanted.
+				return backoff.Permanent(terr)
 			}
-			if werr := c.pause(ctx, cl.op, attempt, terr.Error()); werr != nil {
-				return nil, fmt.Errorf("waddleai: %s: %w", cl.op, transportError(ctx, st.cfg.Timeout.String(), werr))
-			}
-			continue
+			return terr
 		}
-		if cl.retry && attempt < c.retries && retryableStatus(resp.StatusCode) {
+		if attempt < p.Retries && retryableStatus(r.StatusCode) {
 			// Nothing of this answer reaches the caller, so repeating is safe.
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBytes))
-			resp.Body.Close()
-			if werr := c.pause(ctx, cl.op, attempt, resp.Status); werr != nil {
-				return nil, fmt.Errorf("waddleai: %s: %w", cl.op, transportError(ctx, st.cfg.Timeout.String(), werr))
-			}
-			continue
+			_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, maxErrorBytes))
+			r.Body.Close()
+			return errors.New(r.Status)
 		}
-		return resp, nil
+		resp = r
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			// The wait before a retry was cut short: report the timeout or
+			// the caller's cancellation, not the attempt before it.
+			err = transportError(ctx, st.cfg.Timeout.String(), err)
+		}
+		return nil, fmt.Errorf("waddleai: %s: %w", cl.op, err)
 	}
+	return resp, nil
 }
 
 func retryableStatus(code int) bool {
 	return code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
-}
-
-// backoffFor returns the wait before retry number attempt+1, before
-// jitter: the first backoff doubled per attempt, capped without overflow.
-func (c *Client) backoffFor(attempt int) time.Duration {
-	d := c.backoff
-	for range attempt {
-		if d >= c.maxBackoff/2 {
-			return c.maxBackoff
-		}
-		d *= 2
-	}
-	return min(d, c.maxBackoff)
-}
-
-// pause waits before retry number attempt+1, or returns the context's error.
-func (c *Client) pause(ctx context.Context, op string, attempt int, reason string) error {
-	d := c.backoffFor(attempt)
-	if d > 0 {
-		// Half fixed, half random, so that many clients do not retry in step.
-		d = d/2 + rand.N(d/2+1)
-	}
-	c.log.LogAttrs(ctx, slog.LevelWarn, "waddleai: retrying",
-		slog.String("op", op), slog.Int("attempt", attempt+2), slog.String("reason", reason), slog.Duration("wait", d))
-	if d == 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // statusError reads a non-2xx answer into an *APIError.
