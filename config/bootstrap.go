@@ -126,7 +126,7 @@ func (s *Store) RotateKey(ctx context.Context, next *Sealer, o Origin) (RotateRe
 	if err != nil {
 		return RotateResult{}, err
 	}
-	s.sealer = next
+	s.sealer.Store(next)
 	return res, nil
 }
 
@@ -154,7 +154,7 @@ func (s *Store) resealAppSecrets(ctx context.Context, tx *sql.Tx, next *Sealer) 
 		return 0, unavailable("read app secrets", err)
 	}
 	for _, sc := range todo {
-		plain, err := s.sealer.Open(sc.name, sc.value)
+		plain, err := s.sealer.Load().Open(sc.name, sc.value)
 		if err != nil {
 			// The sealer's message names the row and the key id, never the value.
 			return 0, fmt.Errorf("cannot rotate the encryption key: app secret %q: %w: %v", sc.name, ErrUnreadable, err)

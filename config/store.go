@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -98,8 +99,10 @@ type Store struct {
 	db      *sql.DB
 	dialect Dialect
 	reg     *Registry
-	sealer  *Sealer
-	now     func() time.Time
+	// sealer is swapped by RotateKey while readers (the watcher's
+	// reloads, requests) may be opening values.
+	sealer atomic.Pointer[Sealer]
+	now    func() time.Time
 	// getenv is where the environment layer comes from: the secret
 	// re-entry rule must see a secret that is set only in the environment.
 	getenv func(string) string
@@ -108,7 +111,9 @@ type Store struct {
 // NewStore wraps an open database whose schema is migrated. It reads the
 // process environment until SetEnv says otherwise.
 func NewStore(db *sql.DB, dialect Dialect, reg *Registry, sealer *Sealer) *Store {
-	return &Store{db: db, dialect: dialect, reg: reg, sealer: sealer, now: time.Now, getenv: os.Getenv}
+	s := &Store{db: db, dialect: dialect, reg: reg, now: time.Now, getenv: os.Getenv}
+	s.sealer.Store(sealer)
+	return s
 }
 
 // SetEnv sets where environment values come from (New does it with its
@@ -170,7 +175,7 @@ func (s *Store) scanEntry(r rowScanner) (Entry, error) {
 		// A row that does not open is reported on the entry, not as an
 		// error: one tampered row must not stop every reader (start-up,
 		// the CLI command that would delete it).
-		v, err := s.sealer.Open(e.Key, e.Value)
+		v, err := s.sealer.Load().Open(e.Key, e.Value)
 		if err != nil {
 			e.Value, e.Unreadable = "", err.Error()
 			return e, nil
@@ -396,7 +401,7 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, k Key, cur *Entry, canon,
 	stored := canon
 	if k.Sensitive {
 		var err error
-		if stored, err = s.sealer.Seal(k.Name, canon); err != nil {
+		if stored, err = s.sealer.Load().Seal(k.Name, canon); err != nil {
 			return Entry{}, err
 		}
 	}
