@@ -120,7 +120,7 @@ func New(store *Store, getenv func(string) string, log *slog.Logger) *Config {
 	c := &Config{reg: store.reg, store: store, getenv: getenv, log: log, subs: map[int]subscription{}}
 	// The store's rules (secret re-entry) must see the same environment.
 	store.SetEnv(getenv)
-	c.cur.Store(c.build(nil, 0))
+	c.cur.Store(c.build(nil, nil, 0))
 	return c
 }
 
@@ -208,7 +208,7 @@ func (c *Config) Reload(ctx context.Context) error {
 		return err
 	}
 	old := c.cur.Load()
-	next := c.build(entries, rev)
+	next := c.build(old, entries, rev)
 	changed := diff(old, next)
 	c.cur.Store(next)
 	if len(changed) > 0 {
@@ -241,7 +241,9 @@ func (c *Config) notify(ch Change) {
 	}
 }
 
-func (c *Config) build(entries []Entry, rev int64) *Snapshot {
+// build makes the snapshot of entries at rev; prev is the snapshot in
+// place (nil at first).
+func (c *Config) build(prev *Snapshot, entries []Entry, rev int64) *Snapshot {
 	snap := &Snapshot{Revision: rev, LoadedAt: time.Now(), values: make(map[string]*Value, len(c.reg.keys)),
 		list: make([]*Value, len(c.reg.order))}
 	stored := make(map[string]*Entry, len(entries))
@@ -251,11 +253,21 @@ func (c *Config) build(entries []Entry, rev int64) *Snapshot {
 	for _, k := range c.reg.Keys() {
 		v := &Value{Key: k, Text: k.Default, Source: FromDefault}
 		if e, ok := stored[k.Name]; ok && e.Unreadable != "" {
-			// Keep running on the fallback and say so once per load, with
-			// the key and the reason (which never holds the value).
-			c.log.Error("stored config value cannot be decrypted; using the fallback until it is replaced or deleted (rookery config delete KEY --force)",
-				"key", k.Name, "reason", e.Unreadable)
-			v.Entry = e
+			if p := prev.loaded(k.Name, e.Version); p != nil {
+				// The row this process already read, at the same version,
+				// no longer opens: a rotation run elsewhere (it keeps
+				// versions) sealed it with a key this process gets at its
+				// restart. Keep serving the value read before.
+				c.log.Error("stored config value cannot be decrypted with this process's keys; keeping the value loaded before, restart with the current CONFIG_ENCRYPTION_KEY",
+					"key", k.Name, "reason", e.Unreadable)
+				v.Text, v.Source, v.Entry = p.Text, FromDatabase, p.Entry
+			} else {
+				// Keep running on the fallback and say so once per load,
+				// with the key and the reason (never the value).
+				c.log.Error("stored config value cannot be decrypted; using the fallback until it is replaced or deleted (rookery config delete KEY --force)",
+					"key", k.Name, "reason", e.Unreadable)
+				v.Entry = e
+			}
 		} else if ok {
 			if canon, err := k.Parse(e.Value); err == nil {
 				v.Text, v.Source, v.Entry = canon, FromDatabase, e
@@ -290,6 +302,19 @@ func (c *Config) build(entries []Entry, rev int64) *Snapshot {
 		}
 	}
 	return snap
+}
+
+// loaded returns the value of key in s when it was read from the database
+// at version and could be decrypted; nil otherwise (and for a nil s).
+func (s *Snapshot) loaded(key string, version int64) *Value {
+	if s == nil {
+		return nil
+	}
+	v, ok := s.values[key]
+	if !ok || v.Source != FromDatabase || v.Entry == nil || v.Entry.Unreadable != "" || v.Entry.Version != version {
+		return nil
+	}
+	return v
 }
 
 func fill(v *Value) {

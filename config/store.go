@@ -128,6 +128,9 @@ func (s *Store) SetEnv(getenv func(string) string) {
 // Registry returns the declared keys.
 func (s *Store) Registry() *Registry { return s.reg }
 
+// Sealer returns the sealer the store opens and seals values with.
+func (s *Store) Sealer() *Sealer { return s.sealer.Load() }
+
 func (s *Store) q(query string) string {
 	if s.dialect != "postgres" {
 		return query

@@ -576,3 +576,47 @@ func TestVersionsRiseUnderConcurrentDeleteAndCreate(t *testing.T) {
 		}
 	})
 }
+
+// A rotation run by another process re-seals rows with a key this process
+// gets only at its restart: until then it keeps serving the values it had
+// loaded, instead of dropping its secrets to their fallbacks.
+func TestRunningProcessKeepsValuesAfterRotationElsewhere(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s db.Settings) {
+		d := dbtest.OpenSettings(t, s)
+		running, _ := newStore(t, d)
+		ctx := context.Background()
+		if _, err := running.Set(ctx, "waddleai_api_key", "wa-live", config.AnyVersion, config.Origin{Actor: "t"}); err != nil {
+			t.Fatal(err)
+		}
+		var logs bytes.Buffer
+		c := config.New(running, env(nil), slog.New(slog.NewJSONHandler(&logs, nil)))
+		if err := c.Reload(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// The operator's process: another store with the same key, rotating.
+		operator := config.NewStore(d.DB, config.Dialect(d.Dialect), config.MustRegistry(config.StandardKeys()...), running.Sealer())
+		k2, _ := config.NewKey()
+		next, _ := config.NewSealer(k2)
+		if _, err := operator.RotateKey(ctx, next, config.Origin{Actor: "t"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Reload(ctx); err != nil {
+			t.Fatal(err)
+		}
+		v, _ := c.Snapshot().Get("waddleai_api_key")
+		if v.Text != "wa-live" || v.Unreadable() || v.Source != config.FromDatabase {
+			t.Fatalf("after a rotation elsewhere: %+v", v)
+		}
+		if !strings.Contains(logs.String(), "restart with the current CONFIG_ENCRYPTION_KEY") || strings.Contains(logs.String(), "wa-live") {
+			t.Errorf("log: %s", logs.String())
+		}
+		// A process started now with the old key alone cannot read it.
+		fresh := config.New(config.NewStore(d.DB, config.Dialect(d.Dialect), config.MustRegistry(config.StandardKeys()...), running.Sealer()), env(nil), dbtest.Discard())
+		if err := fresh.Reload(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := fresh.Snapshot().Get("waddleai_api_key"); !v.Unreadable() || v.Text != "" {
+			t.Errorf("fresh process with the old key: %+v", v)
+		}
+	})
+}
