@@ -20,6 +20,8 @@ import (
 	"github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" driver (pure Go)
+
+	"github.com/rookery/rookery/backoff"
 )
 
 // Dialect names the SQL flavour of a connection.
@@ -311,30 +313,41 @@ func Open(ctx context.Context, s Settings, log *slog.Logger) (*DB, error) {
 	if dialect == SQLite {
 		d.File = sqliteFile(dsn)
 	}
-	attempts := s.MaxRetries + 1
-	for i := 1; ; i++ {
+	err = backoff.Retry(ctx, startPolicy(s, dialect, log), func(attempt int) error {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err = sqldb.PingContext(pctx)
+		err := sqldb.PingContext(pctx)
 		cancel()
-		if err == nil {
-			return d, nil
-		}
-		if IsDamaged(err) {
+		switch {
+		case err == nil:
+			return nil
+		case IsDamaged(err):
 			// Not an outage: retrying cannot repair a file.
-			sqldb.Close()
-			return nil, &DamageError{File: d.File, Findings: []string{err.Error()}}
+			return backoff.Permanent(&DamageError{File: d.File, Findings: []string{err.Error()}})
 		}
-		if i >= attempts || ctx.Err() != nil {
-			sqldb.Close()
-			return nil, fmt.Errorf("database %s not reachable after %d attempt(s): %s", dialect, i, Redact(err.Error(), s.Pass))
+		err = fmt.Errorf("database %s not reachable after %d attempt(s): %s", dialect, attempt+1, Redact(err.Error(), s.Pass))
+		if ctx.Err() != nil {
+			return backoff.Permanent(err)
 		}
-		log.Warn("database not reachable yet, retrying", "dialect", string(dialect), "attempt", i, "of", attempts, "delay", s.RetryDelay.String())
-		select {
-		case <-time.After(s.RetryDelay):
-		case <-ctx.Done():
-			sqldb.Close()
-			return nil, ctx.Err()
-		}
+		return err
+	})
+	if err != nil {
+		sqldb.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// startPolicy is DB_MAX_RETRIES retries DB_RETRY_DELAY apart: a constant
+// wait, since a database that is starting up is ready at a moment of its
+// own, not sooner for being asked more slowly.
+func startPolicy(s Settings, dialect Dialect, log *slog.Logger) backoff.Policy {
+	return backoff.Policy{
+		First:   s.RetryDelay,
+		Max:     s.RetryDelay,
+		Retries: max(s.MaxRetries, 0),
+		OnRetry: func(attempt int, _ error, wait time.Duration) {
+			log.Warn("database not reachable yet, retrying", "dialect", string(dialect), "attempt", attempt+1, "of", s.MaxRetries+1, "delay", wait.String())
+		},
 	}
 }
 

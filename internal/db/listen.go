@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rookery/rookery/backoff"
 )
 
 // Listen subscribes to a PostgreSQL NOTIFY channel on a dedicated
@@ -30,7 +32,7 @@ func (d *DB) Listen(ctx context.Context, channel string, log *slog.Logger) (noti
 	}
 	go func() {
 		defer close(out)
-		backoff := 100 * time.Millisecond
+		attempt := 0 // failed connections since the last good one
 		first := true
 		for ctx.Err() == nil {
 			err := d.listenOnce(ctx, channel, func() {
@@ -40,22 +42,26 @@ func (d *DB) Listen(ctx context.Context, channel string, log *slog.Logger) (noti
 					signal()
 				}
 				first = false
-				backoff = 100 * time.Millisecond
+				attempt = 0
 			}, signal)
 			if ctx.Err() != nil {
 				return
 			}
-			log.Warn("config change listener lost its connection; reconnecting", "error", err.Error(), "retry_in", backoff.String())
-			select {
-			case <-time.After(backoff):
-			case <-ctx.Done():
+			wait := listenPolicy.Delay(attempt)
+			attempt++
+			log.Warn("config change listener lost its connection; reconnecting", "error", err.Error(), "retry_in", wait.String())
+			if backoff.Sleep(ctx, wait) != nil {
 				return
 			}
-			backoff = min(backoff*2, 5*time.Second)
 		}
 	}()
 	return out, up
 }
+
+// listenPolicy is the wait before each LISTEN reconnect: 100 ms doubling to
+// 5 s, starting again from 100 ms once a connection has held. No jitter: the
+// waits are short and the replicas few.
+var listenPolicy = backoff.Policy{First: 100 * time.Millisecond, Max: 5 * time.Second}
 
 func (d *DB) listenOnce(ctx context.Context, channel string, connected, signal func()) error {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
