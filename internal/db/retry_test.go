@@ -59,8 +59,8 @@ type cancelOnRetry struct {
 }
 
 func (h *cancelOnRetry) Enabled(context.Context, slog.Level) bool { return true }
-func (h *cancelOnRetry) WithAttrs([]slog.Attr) slog.Handler      { return h }
-func (h *cancelOnRetry) WithGroup(string) slog.Handler           { return h }
+func (h *cancelOnRetry) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *cancelOnRetry) WithGroup(string) slog.Handler            { return h }
 func (h *cancelOnRetry) Handle(_ context.Context, r slog.Record) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
