@@ -29,4 +29,7 @@
 // goroutine, as slog requires, but other values (maps, slices, pointers passed
 // with slog.Any) are read when the entry is encoded: do not change them after
 // the call, exactly as with any asynchronous handler.
+//
+// The client secret is a [Secret], the one secret type of rookery (package
+// secret states the rules): it reaches only the X-Client-Secret header.
 package killkrill

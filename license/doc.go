@@ -30,5 +30,7 @@
 // licence that cannot be validated (and has no usable cached result) makes
 // [Manager.Start] fail.
 //
-// Licence keys are of type [Key], which prints masked in fmt, JSON and slog.
+// Licence keys are of type [Key], which follows the rules of package secret
+// (masked in fmt with any verb, JSON, text and slog) except that the mask
+// keeps the last group of a well-formed key.
 package license

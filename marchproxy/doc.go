@@ -22,5 +22,9 @@
 // The package reads no environment variables and no flags: Settings is a
 // plain struct that the application fills from its own configuration.
 //
-// The package depends only on the standard library and starts no goroutines.
+// Passwords, tokens and the cluster API key are [Secret] values, the one
+// secret type of rookery (package secret states the rules).
+//
+// The package depends only on the standard library and rookery's secret
+// package, and starts no goroutines.
 package marchproxy

@@ -17,5 +17,7 @@
 // Every error the package returns starts with "waddleai: " and can be tested
 // with errors.Is against the sentinel errors (ErrUnauthorized, ErrBlocked,
 // ...). Errors from the gateway are *APIError values. The API key never
-// appears in an error, a log line or a printed value.
+// appears in an error, a log line or a printed value: it is a [Secret], the
+// one secret type of rookery (package secret states the rules), and text from
+// the gateway that echoes it is redacted.
 package waddleai
