@@ -2,9 +2,6 @@ package waddleai
 
 import "github.com/rookery/rookery/secret"
 
-// masked is what every secret prints as.
-const masked = secret.Masked
-
 // Secret holds a sensitive string such as the gateway API key. It is the one
 // secret type of rookery (see package secret): it prints, logs and marshals
 // as ***SENSITIVE***; use [Secret.Reveal] at the single place the real value
