@@ -84,7 +84,11 @@ type health struct {
 	mu      sync.Mutex // held while a check runs; guards last
 	last    time.Time
 	damaged atomic.Pointer[DamageError]
+	runs    atomic.Int64
 }
+
+// QuickChecks is how many times quick_check has run on this pool.
+func (d *DB) QuickChecks() int64 { return d.health.runs.Load() }
 
 // QuickCheck runs SQLite's PRAGMA quick_check now and remembers the
 // verdict for Health. It returns a *DamageError when the file is damaged,
@@ -100,6 +104,7 @@ func (d *DB) QuickCheck(ctx context.Context) error {
 
 func (d *DB) quickCheckLocked(ctx context.Context) error {
 	d.health.last = time.Now()
+	d.health.runs.Add(1)
 	findings, err := d.pragmaCheck(ctx, "quick_check")
 	switch {
 	case IsDamaged(err):
