@@ -293,28 +293,3 @@ func (s *Service) forgetUser(id int64) {
 	}
 	s.mu.Unlock()
 }
-
-// ResealSigningKey re-encrypts the stored signing key after a key rotation.
-func ResealSigningKey(ctx context.Context, d *db.DB, from, to Sealer) error {
-	const name = "jwt_signing_key"
-	var stored string
-	err := d.QueryRowContext(ctx, d.Rebind(`SELECT secret_value FROM app_secrets WHERE name = ?`), name).Scan(&stored)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("read signing key: %w", err)
-	}
-	plain, err := from.Open(name, stored)
-	if err != nil {
-		return fmt.Errorf("signing key: %w", err)
-	}
-	sealed, err := to.Seal(name, plain)
-	if err != nil {
-		return err
-	}
-	if _, err := d.ExecContext(ctx, d.Rebind(`UPDATE app_secrets SET secret_value = ? WHERE name = ?`), sealed, name); err != nil {
-		return fmt.Errorf("store signing key: %w", err)
-	}
-	return nil
-}

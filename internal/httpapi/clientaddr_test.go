@@ -1,9 +1,12 @@
 package httpapi
 
 import (
+	"log/slog"
 	"net/http/httptest"
 	"net/netip"
 	"testing"
+
+	"github.com/rookery/rookery/license"
 )
 
 func TestClientAddr(t *testing.T) {
@@ -71,7 +74,7 @@ func TestAddrBucket(t *testing.T) {
 // client as the throttle: the one a trusted proxy forwarded for.
 func TestClientIPInRequestRecord(t *testing.T) {
 	var got RequestRecord
-	s := New(Deps{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, OnRequest: func(r RequestRecord) { got = r }})
+	s := New(Deps{License: devLicence(t), TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, OnRequest: func(r RequestRecord) { got = r }})
 	r := httptest.NewRequest("GET", "/healthz", nil)
 	r.RemoteAddr = "10.0.0.2:40000"
 	r.Header.Set("X-Forwarded-For", "6.6.6.6, 198.51.100.1")
@@ -86,4 +89,15 @@ func TestClientIPInRequestRecord(t *testing.T) {
 	if got.ClientIP != "203.0.113.9" {
 		t.Errorf("request record ClientIP from an untrusted peer = %q, want 203.0.113.9", got.ClientIP)
 	}
+}
+
+// devLicence is a licence manager in development mode (no key): every
+// feature on, nothing enforced.
+func devLicence(t *testing.T) *license.Manager {
+	t.Helper()
+	m, err := license.New(license.Settings{}, license.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

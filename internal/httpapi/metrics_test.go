@@ -26,7 +26,7 @@ func TestMethodLabel(t *testing.T) {
 // for the life of the process, so junk methods must not make new ones.
 func TestMetricsBoundedByJunkMethods(t *testing.T) {
 	var methods []string
-	s := New(Deps{OnRequest: func(r RequestRecord) { methods = append(methods, r.Method) }})
+	s := New(Deps{License: devLicence(t), OnRequest: func(r RequestRecord) { methods = append(methods, r.Method) }})
 	h := s.Handler()
 	letters := "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	for i := range 2000 {
@@ -68,7 +68,7 @@ func TestHSTS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := New(Deps{SecureCookies: tt.secure})
+			s := New(Deps{License: devLicence(t), SecureCookies: tt.secure})
 			url := "http://rookery.example/healthz"
 			if tt.tls {
 				url = "https://rookery.example/healthz"
