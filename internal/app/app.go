@@ -192,7 +192,9 @@ func (a *App) Listen() error {
 // Addr is the bound address after Listen.
 func (a *App) Addr() string { return a.listener.Addr().String() }
 
-// Start begins serving and the background loops. Call Listen first.
+// Start begins serving and the background loops. Call Listen first. It
+// returns once the app is in step with the database (see Ready), or after
+// readyWait with /readyz still answering "starting".
 func (a *App) Start(ctx context.Context) {
 	ctx, a.stop = context.WithCancel(context.WithoutCancel(ctx))
 	notify, listening := a.DB.Listen(ctx, config.NotifyChannel, a.Log)
