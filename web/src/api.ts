@@ -71,7 +71,11 @@ export function sentence(text: string): string {
 }
 
 export function messageOf(status: number, body: ErrorBody): string {
-  if (body.error === 'feature_not_entitled' && typeof body.message === 'string') return sentence(body.message);
+  // A machine-readable code (feature_not_entitled, secret_reentry_required)
+  // comes with a sentence for people in message.
+  if (typeof body.error === 'string' && /^[a-z_]+$/.test(body.error) && typeof body.message === 'string' && body.message) {
+    return sentence(body.message);
+  }
   if (typeof body.error === 'string' && body.error) return sentence(body.error);
   if (typeof body.message === 'string' && body.message) return sentence(body.message);
   return fallbackMessage(status);
