@@ -14,7 +14,7 @@ func StandardKeys() []Key {
 
 		// security
 		{Name: "login_max_attempts", Type: Integer, Category: Security, Default: "5",
-			Description: "Failed sign-ins allowed per account before sign-in is slowed down", Rule: Range(1, 100)},
+			Description: "Failed sign-ins allowed per account (four times as many per client address) before sign-in is locked for a while", Rule: Range(1, 100)},
 
 		// email (the standards' SMTP keys)
 		{Name: "smtp_host", Type: String, Category: Email, Description: "SMTP server hostname", Rule: Optional(Hostname()),
