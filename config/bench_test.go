@@ -50,6 +50,23 @@ func BenchmarkConfigRead(b *testing.B) {
 			b.Fatal("read nothing")
 		}
 	})
+	b.Run("snapshot/Setting", func(b *testing.B) {
+		// The typed handle of a declared setting: what parts read.
+		b.ReportAllocs()
+		port := config.Int("smtp_port", config.Email)
+		s2 := config.NewStore(d.DB, config.Dialect(d.Dialect), config.MustRegistry(port), sealer)
+		c2 := config.New(s2, func(string) string { return "" }, dbtest.Discard())
+		if err := c2.Reload(ctx); err != nil {
+			b.Fatal(err)
+		}
+		var sum int64
+		for b.Loop() {
+			sum += port.Get()
+		}
+		if sum == 0 {
+			b.Fatal("read nothing")
+		}
+	})
 	b.Run("snapshot/String", func(b *testing.B) {
 		b.ReportAllocs()
 		n := 0

@@ -19,10 +19,10 @@ type Type string
 
 // The value types of the standards.
 const (
-	String  Type = "string"
-	Integer Type = "integer"
-	Boolean Type = "boolean"
-	JSON    Type = "json"
+	TypeString  Type = "string"
+	TypeInteger Type = "integer"
+	TypeBoolean Type = "boolean"
+	TypeJSON    Type = "json"
 )
 
 // Category groups keys, as stored in config.category.
@@ -93,19 +93,19 @@ func parseType(t Type, raw string) (string, error) {
 		return "", fmt.Errorf("is longer than %d bytes", MaxValueBytes)
 	}
 	switch t {
-	case Integer:
+	case TypeInteger:
 		n, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
 		if err != nil {
 			return "", errors.New("must be a whole number")
 		}
 		return strconv.FormatInt(n, 10), nil
-	case Boolean:
+	case TypeBoolean:
 		b, ok := ParseBool(raw)
 		if !ok {
 			return "", errors.New("must be one of true, false, 1, 0, yes, no, on, off")
 		}
 		return strconv.FormatBool(b), nil
-	case JSON:
+	case TypeJSON:
 		if !json.Valid([]byte(raw)) {
 			return "", errors.New("must be valid JSON")
 		}
@@ -114,7 +114,7 @@ func parseType(t Type, raw string) (string, error) {
 			return "", errors.New("must be valid JSON")
 		}
 		return buf.String(), nil
-	case String:
+	case TypeString:
 		if strings.ContainsRune(raw, 0) {
 			return "", errors.New("must not contain NUL characters")
 		}
@@ -141,12 +141,18 @@ type Registry struct {
 	keys  map[string]Key
 	order []string
 	index map[string]int // position in order
+	// binders are the typed settings among the declarations, bound to a
+	// Config when one is built on this registry.
+	binders map[string]binder
 }
 
-// NewRegistry checks the declarations and indexes them.
-func NewRegistry(keys ...Key) (*Registry, error) {
-	r := &Registry{keys: make(map[string]Key, len(keys))}
-	for _, k := range keys {
+// NewRegistry checks the declarations (plain Keys or typed Settings) and
+// indexes them.
+func NewRegistry(decls ...Decl) (*Registry, error) {
+	r := &Registry{keys: make(map[string]Key, len(decls)), binders: map[string]binder{}}
+	keys := make([]Key, 0, len(decls))
+	for _, d := range decls {
+		k := d.Decl()
 		if err := k.check(); err != nil {
 			return nil, err
 		}
@@ -155,6 +161,10 @@ func NewRegistry(keys ...Key) (*Registry, error) {
 		}
 		r.keys[k.Name] = k
 		r.order = append(r.order, k.Name)
+		keys = append(keys, k)
+		if b, ok := d.(binder); ok {
+			r.binders[k.Name] = b
+		}
 	}
 	for _, k := range keys {
 		if err := r.checkCarries(k); err != nil {
@@ -170,8 +180,8 @@ func NewRegistry(keys ...Key) (*Registry, error) {
 }
 
 // MustRegistry is NewRegistry for declarations fixed at compile time.
-func MustRegistry(keys ...Key) *Registry {
-	r, err := NewRegistry(keys...)
+func MustRegistry(decls ...Decl) *Registry {
+	r, err := NewRegistry(decls...)
 	if err != nil {
 		panic(err)
 	}
@@ -183,7 +193,7 @@ func (k Key) check() error {
 		return fmt.Errorf("config key %q: names are lower case letters, digits and underscores", k.Name)
 	}
 	switch k.Type {
-	case String, Integer, Boolean, JSON:
+	case TypeString, TypeInteger, TypeBoolean, TypeJSON:
 	default:
 		return fmt.Errorf("config key %q: unknown type %q", k.Name, k.Type)
 	}

@@ -1,79 +1,152 @@
 package config
 
-// StandardKeys declares the settings every PenguinTech application carries
-// under the integration standards. An application adds its own keys next to
-// these when it builds its Registry.
-func StandardKeys() []Key {
-	return []Key{
-		// system
-		{Name: "app_name", Type: String, Category: System, Default: "rookery",
-			Description: "Application name; prefixes MarchProxy service names ({app_name}-{service})",
-			Rule:        Regex(`^[a-z][a-z0-9-]{0,62}$`, "lower-case letters, digits and hyphens, starting with a letter")},
-		{Name: "log_level", Type: String, Category: System, Default: "info",
-			Description: "Minimum level of application logs", Rule: OneOf("debug", "info", "warn", "error")},
+import "time"
 
-		// security
-		{Name: "login_max_attempts", Type: Integer, Category: Security, Default: "5",
-			Description: "Failed sign-ins allowed per account (four times as many per client address) before sign-in is locked for a while", Rule: Range(1, 100)},
+// Standard holds the settings every PenguinTech application carries under
+// the integration standards, as typed handles grouped by the part that
+// uses them. NewStandard declares a fresh set, so each app (and each of
+// several apps in one process, as in tests) reads its own Config. An
+// application declares its own settings the same way and registers them
+// next to these.
+type Standard struct {
+	AppName          *Setting[string]
+	LogLevel         *Setting[string]
+	LoginMaxAttempts *Setting[int64]
+	SMTP             SMTPSettings
+	WaddleAI         WaddleAISettings
+	KillKrill        KillKrillSettings
+	MarchProxy       MarchProxySettings
+	License          LicenseSettings
+}
 
-		// email (the standards' SMTP keys)
-		{Name: "smtp_host", Type: String, Category: Email, Description: "SMTP server hostname", Rule: Optional(Hostname()),
-			Carries: []string{"smtp_pass"}},
-		// The port carries the password too: on the same host it picks the
-		// listening process (any local user can own a port above 1024), and
-		// by convention whether the connection is encrypted at all (465
-		// implicit TLS, 25 often plain), so a port change alone can hand the
-		// password to someone else or to the network in clear.
-		{Name: "smtp_port", Type: Integer, Category: Email, Default: "587", Description: "SMTP server port", Rule: Port(),
-			Carries: []string{"smtp_pass"}},
-		{Name: "smtp_user", Type: String, Category: Email, Description: "SMTP username"},
-		{Name: "smtp_pass", Type: String, Category: Email, Description: "SMTP password", Sensitive: true},
-		{Name: "smtp_from", Type: String, Category: Email, Description: "Sender address of outgoing mail", Rule: Optional(EmailAddress())},
+// SMTPSettings are the standards' mail settings.
+type SMTPSettings struct {
+	Host *Setting[string]
+	Port *Setting[int64]
+	User *Setting[string]
+	Pass *Setting[Secret]
+	From *Setting[string]
+}
 
-		// integration: WaddleAI
-		{Name: "waddleai_url", Type: String, Category: Integration, Default: "http://waddleai:8080",
-			Description: "WaddleAI API endpoint (the OpenAI-compatible proxy)", Rule: URL(), Carries: []string{"waddleai_api_key"}},
-		{Name: "waddleai_api_key", Type: String, Category: Integration, Description: "WaddleAI API key (wa-...)", Sensitive: true},
-		{Name: "waddleai_timeout", Type: Integer, Category: Integration, Default: "30",
-			Description: "Seconds to wait for a WaddleAI answer", Rule: Range(1, 600)},
-		{Name: "waddleai_model", Type: String, Category: Integration, Description: "Model asked of WaddleAI; empty lets the gateway choose"},
-		{Name: "ai_features_enabled", Type: Boolean, Category: Integration, Default: "true",
-			Description: "Master switch of the licence-gated AI features"},
+// WaddleAISettings say where the AI gateway is and how to use it.
+type WaddleAISettings struct {
+	URL             *Setting[string]
+	APIKey          *Setting[Secret]
+	Timeout         *Setting[time.Duration]
+	Model           *Setting[string]
+	FeaturesEnabled *Setting[bool]
+}
 
-		// integration: KillKrill
-		{Name: "killkrill_enabled", Type: Boolean, Category: Integration, Default: "false", Description: "Ship logs and metrics to KillKrill"},
-		{Name: "killkrill_api_url", Type: String, Category: Integration, Default: "http://killkrill-receiver:8081",
-			Description: "KillKrill log receiver", Rule: URL(), Carries: []string{"killkrill_client_secret"}},
-		{Name: "killkrill_metrics_url", Type: String, Category: Integration,
-			Description: "KillKrill metrics receiver; empty means the log receiver's host on port 8082", Rule: Optional(URL()),
-			Carries: []string{"killkrill_client_secret"}},
-		{Name: "killkrill_grpc_url", Type: String, Category: Integration, Default: "killkrill-receiver:50051",
-			Description: "Accepted for compatibility; KillKrill has no gRPC ingest service, so it is not used", Rule: Optional(HostPort())},
-		{Name: "killkrill_client_id", Type: String, Category: Integration, Description: "KillKrill client id"},
-		{Name: "killkrill_client_secret", Type: String, Category: Integration, Description: "KillKrill client secret", Sensitive: true},
-		{Name: "killkrill_mode", Type: String, Category: Integration, Default: "entry",
-			Description: "entry: one JSON entry per request (the real receivers); batch: the standards' batch body", Rule: OneOf("entry", "batch")},
-		{Name: "killkrill_flush_interval", Type: Integer, Category: Integration, Default: "5",
-			Description: "Seconds between batches sent to KillKrill", Rule: Range(1, 300)},
+// KillKrillSettings say where logs and metrics are shipped.
+type KillKrillSettings struct {
+	Enabled       *Setting[bool]
+	APIURL        *Setting[string]
+	MetricsURL    *Setting[string]
+	GRPCURL       *Setting[string]
+	ClientID      *Setting[string]
+	ClientSecret  *Setting[Secret]
+	Mode          *Setting[string]
+	FlushInterval *Setting[time.Duration]
+}
 
-		// integration: MarchProxy
-		{Name: "marchproxy_api", Type: String, Category: Integration, Default: "http://localhost:8000",
-			Description: "MarchProxy API server", Rule: URL(), Carries: []string{"marchproxy_password", "cluster_api_key"}},
-		{Name: "marchproxy_cluster_id", Type: Integer, Category: Integration, Default: "1",
-			Description: "MarchProxy cluster that receives rookery's services", Rule: Range(1, 1<<31-1)},
-		{Name: "marchproxy_username", Type: String, Category: Integration, Description: "MarchProxy user for the import"},
-		{Name: "marchproxy_password", Type: String, Category: Integration, Description: "MarchProxy user's password", Sensitive: true},
-		{Name: "cluster_api_key", Type: String, Category: Integration, Description: "MarchProxy cluster API key (config routes)", Sensitive: true},
+// MarchProxySettings say where the gateway's API server is and how to sign
+// in to it.
+type MarchProxySettings struct {
+	API           *Setting[string]
+	ClusterID     *Setting[int64]
+	Username      *Setting[string]
+	Password      *Setting[Secret]
+	ClusterAPIKey *Setting[Secret]
+}
 
-		// license
-		{Name: "license_key", Type: String, Category: License, Sensitive: true,
-			Description: "PenguinTech licence key",
-			Rule:        Optional(Regex(`^PENG-[A-Z0-9]{4}(-[A-Z0-9]{4}){4}$`, "a licence key of the shape PENG-XXXX-XXXX-XXXX-XXXX-XXXX"))},
-		{Name: "license_server_url", Type: String, Category: License, Default: "https://license.penguintech.io",
-			Description: "PenguinTech licence server", Rule: SecureURL(), Carries: []string{"license_key"}},
-		{Name: "product_name", Type: String, Category: License, Default: "rookery",
-			Description: "Product name sent to the licence server", Rule: Regex(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`, "letters, digits, dots, hyphens and underscores")},
-		{Name: "release_mode", Type: Boolean, Category: License, Default: "false",
-			Description: "Enforce the licence (false: development, every feature on)"},
+// LicenseSettings say which licence to validate, where.
+type LicenseSettings struct {
+	Key         *Setting[Secret]
+	ServerURL   *Setting[string]
+	ProductName *Setting[string]
+	ReleaseMode *Setting[bool]
+}
+
+// NewStandard declares the standards' settings.
+func NewStandard() *Standard {
+	return &Standard{
+		AppName: String("app_name", System, Default("rookery"),
+			Describe("Application name; prefixes MarchProxy service names ({app_name}-{service})"),
+			Validate(Regex(`^[a-z][a-z0-9-]{0,62}$`, "lower-case letters, digits and hyphens, starting with a letter"))),
+		LogLevel: String("log_level", System, Default("info"),
+			Describe("Minimum level of application logs"), Validate(OneOf("debug", "info", "warn", "error"))),
+		LoginMaxAttempts: Int("login_max_attempts", Security, Default("5"),
+			Describe("Failed sign-ins allowed per account (four times as many per client address) before sign-in is locked for a while"),
+			Validate(Range(1, 100))),
+
+		SMTP: SMTPSettings{
+			Host: String("smtp_host", Email, Describe("SMTP server hostname"), Validate(Optional(Hostname())), Carries("smtp_pass")),
+			// The port carries the password too: on the same host it picks
+			// the listening process (any local user can own a port above
+			// 1024), and by convention whether the connection is encrypted
+			// at all (465 implicit TLS, 25 often plain), so a port change
+			// alone can hand the password to someone else or to the network
+			// in clear.
+			Port: Int("smtp_port", Email, Default("587"), Describe("SMTP server port"), Validate(Port()), Carries("smtp_pass")),
+			User: String("smtp_user", Email, Describe("SMTP username")),
+			Pass: SecretString("smtp_pass", Email, Describe("SMTP password")),
+			From: String("smtp_from", Email, Describe("Sender address of outgoing mail"), Validate(Optional(EmailAddress()))),
+		},
+
+		WaddleAI: WaddleAISettings{
+			URL: String("waddleai_url", Integration, Default("http://waddleai:8080"),
+				Describe("WaddleAI API endpoint (the OpenAI-compatible proxy)"), Validate(URL()), Carries("waddleai_api_key")),
+			APIKey: SecretString("waddleai_api_key", Integration, Describe("WaddleAI API key (wa-...)")),
+			Timeout: Seconds("waddleai_timeout", Integration, Default("30"),
+				Describe("Seconds to wait for a WaddleAI answer"), Validate(Range(1, 600))),
+			Model:           String("waddleai_model", Integration, Describe("Model asked of WaddleAI; empty lets the gateway choose")),
+			FeaturesEnabled: Bool("ai_features_enabled", Integration, Default("true"), Describe("Master switch of the licence-gated AI features")),
+		},
+
+		KillKrill: KillKrillSettings{
+			Enabled: Bool("killkrill_enabled", Integration, Default("false"), Describe("Ship logs and metrics to KillKrill")),
+			APIURL: String("killkrill_api_url", Integration, Default("http://killkrill-receiver:8081"),
+				Describe("KillKrill log receiver"), Validate(URL()), Carries("killkrill_client_secret")),
+			MetricsURL: String("killkrill_metrics_url", Integration,
+				Describe("KillKrill metrics receiver; empty means the log receiver's host on port 8082"), Validate(Optional(URL())),
+				Carries("killkrill_client_secret")),
+			GRPCURL: String("killkrill_grpc_url", Integration, Default("killkrill-receiver:50051"),
+				Describe("Accepted for compatibility; KillKrill has no gRPC ingest service, so it is not used"), Validate(Optional(HostPort()))),
+			ClientID:     String("killkrill_client_id", Integration, Describe("KillKrill client id")),
+			ClientSecret: SecretString("killkrill_client_secret", Integration, Describe("KillKrill client secret")),
+			Mode: String("killkrill_mode", Integration, Default("entry"),
+				Describe("entry: one JSON entry per request (the real receivers); batch: the standards' batch body"), Validate(OneOf("entry", "batch"))),
+			FlushInterval: Seconds("killkrill_flush_interval", Integration, Default("5"),
+				Describe("Seconds between batches sent to KillKrill"), Validate(Range(1, 300))),
+		},
+
+		MarchProxy: MarchProxySettings{
+			API: String("marchproxy_api", Integration, Default("http://localhost:8000"),
+				Describe("MarchProxy API server"), Validate(URL()), Carries("marchproxy_password", "cluster_api_key")),
+			ClusterID: Int("marchproxy_cluster_id", Integration, Default("1"),
+				Describe("MarchProxy cluster that receives rookery's services"), Validate(Range(1, 1<<31-1))),
+			Username:      String("marchproxy_username", Integration, Describe("MarchProxy user for the import")),
+			Password:      SecretString("marchproxy_password", Integration, Describe("MarchProxy user's password")),
+			ClusterAPIKey: SecretString("cluster_api_key", Integration, Describe("MarchProxy cluster API key (config routes)")),
+		},
+
+		License: LicenseSettings{
+			Key: SecretString("license_key", License, Describe("PenguinTech licence key"),
+				Validate(Optional(Regex(`^PENG-[A-Z0-9]{4}(-[A-Z0-9]{4}){4}$`, "a licence key of the shape PENG-XXXX-XXXX-XXXX-XXXX-XXXX")))),
+			ServerURL: String("license_server_url", License, Default("https://license.penguintech.io"),
+				Describe("PenguinTech licence server"), Validate(SecureURL()), Carries("license_key")),
+			ProductName: String("product_name", License, Default("rookery"),
+				Describe("Product name sent to the licence server"),
+				Validate(Regex(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`, "letters, digits, dots, hyphens and underscores"))),
+			ReleaseMode: Bool("release_mode", License, Default("false"),
+				Describe("Enforce the licence (false: development, every feature on)")),
+		},
 	}
 }
+
+// Decls lists the standard settings, for a Registry.
+func (s *Standard) Decls() []Decl { return DeclsOf(s) }
+
+// StandardKeys declares a fresh set of the standards' settings, for
+// registries that do not read them through handles (tools, tests).
+func StandardKeys() []Decl { return NewStandard().Decls() }

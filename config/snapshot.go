@@ -101,6 +101,10 @@ type Config struct {
 	subMu sync.Mutex
 	subs  map[int]subscription
 	next  int
+
+	// rec, while Follow runs a function, notes the settings it reads.
+	rec   atomic.Pointer[recorder]
+	recMu sync.Mutex
 }
 
 type subscription struct {
@@ -121,6 +125,9 @@ func New(store *Store, getenv func(string) string, log *slog.Logger) *Config {
 	// The store's rules (secret re-entry) must see the same environment.
 	store.SetEnv(getenv)
 	c.cur.Store(c.build(nil, nil, 0))
+	for name, b := range c.reg.binders {
+		b.bind(c, c.reg.index[name])
+	}
 	return c
 }
 
@@ -319,9 +326,9 @@ func (s *Snapshot) loaded(key string, version int64) *Value {
 
 func fill(v *Value) {
 	switch v.Key.Type {
-	case Integer:
+	case TypeInteger:
 		v.Int, _ = strconv.ParseInt(v.Text, 10, 64)
-	case Boolean:
+	case TypeBoolean:
 		v.Bool, _ = ParseBool(v.Text)
 	}
 }

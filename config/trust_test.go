@@ -27,20 +27,20 @@ func newEnvStore(t *testing.T, d *db.DB, vars map[string]string) (*config.Store,
 }
 
 func TestRegistryChecksCarries(t *testing.T) {
-	secret := config.Key{Name: "api_key", Type: config.String, Category: config.Integration, Sensitive: true}
-	plain := config.Key{Name: "user", Type: config.String, Category: config.Integration}
+	secret := config.Key{Name: "api_key", Type: config.TypeString, Category: config.Integration, Sensitive: true}
+	plain := config.Key{Name: "user", Type: config.TypeString, Category: config.Integration}
 	url := func(carries ...string) config.Key {
-		return config.Key{Name: "api_url", Type: config.String, Category: config.Integration, Carries: carries}
+		return config.Key{Name: "api_url", Type: config.TypeString, Category: config.Integration, Carries: carries}
 	}
 	for _, c := range []struct {
 		name string
-		keys []config.Key
+		keys []config.Decl
 		want string
 	}{
-		{"undeclared", []config.Key{url("nope"), secret}, "not declared"},
-		{"not sensitive", []config.Key{url("user"), plain}, "not sensitive"},
-		{"itself", []config.Key{{Name: "api_key", Type: config.String, Category: config.Integration, Sensitive: true, Carries: []string{"api_key"}}}, "itself"},
-		{"twice", []config.Key{url("api_key", "api_key"), secret}, "twice"},
+		{"undeclared", []config.Decl{url("nope"), secret}, "not declared"},
+		{"not sensitive", []config.Decl{url("user"), plain}, "not sensitive"},
+		{"itself", []config.Decl{config.Key{Name: "api_key", Type: config.TypeString, Category: config.Integration, Sensitive: true, Carries: []string{"api_key"}}}, "itself"},
+		{"twice", []config.Decl{url("api_key", "api_key"), secret}, "twice"},
 	} {
 		if _, err := config.NewRegistry(c.keys...); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want an error containing %q", c.name, err, c.want)

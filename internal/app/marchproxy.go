@@ -20,7 +20,7 @@ import (
 // rather than only a file so that every replica and the integrations page
 // generate the same configuration.
 var marchProxyExtrasKey = config.Key{
-	Name: "marchproxy_extras", Type: config.JSON, Category: config.Integration,
+	Name: "marchproxy_extras", Type: config.TypeJSON, Category: config.Integration,
 	Default:     `{"services":[],"mappings":[]}`,
 	Description: `The application's other MarchProxy services and mappings ({"services":[...],"mappings":[...]}), added to the generated configuration`,
 	Rule:        extrasRule{},

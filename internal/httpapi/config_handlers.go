@@ -164,7 +164,7 @@ func valueText(raw json.RawMessage, t config.Type) (string, error) {
 		}
 		return s, nil
 	case '{', '[':
-		if t != config.JSON {
+		if t != config.TypeJSON {
 			return "", errorf(http.StatusBadRequest, "value must be a %s, not an object or array", t)
 		}
 		return string(raw), nil
