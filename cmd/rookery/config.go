@@ -214,7 +214,7 @@ the audit trail records the old value as unreadable.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "KEY\tENV\tTYPE\tCATEGORY\tSENSITIVE\tRULE\tDEFAULT\tDESCRIPTION")
-			for _, k := range app.Keys().Keys() {
+			for _, k := range config.MustRegistry(app.NewKeys().Decls()...).Keys() {
 				rule := ""
 				if k.Rule != nil {
 					rule = k.Rule.Describe()

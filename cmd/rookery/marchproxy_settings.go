@@ -35,7 +35,7 @@ func loadMarchProxySettings(ctx context.Context) (marchproxy.Settings, error) {
 	if err != nil {
 		return marchproxy.Settings{}, err
 	}
-	return app.MarchProxySettings(core.Config, s), nil
+	return app.MarchProxySettings(core.Keys, s), nil
 }
 
 // applyMarchProxyEnv overrides s with the environment variables that are

@@ -95,7 +95,7 @@ func New(ctx context.Context, s Settings, log *slog.Logger, o Options) (*App, er
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.registerConfigMetrics()
 	a.API = httpapi.New(httpapi.Deps{
-		Config: core.Config, Auth: core.Auth, DB: probe{a}, License: a.License, Teams: a.Teams, AI: a.AI, Log: log, Registry: a.Registry,
+		Config: core.Config, Keys: core.Keys.Standard, Auth: core.Auth, DB: probe{a}, License: a.License, Teams: a.Teams, AI: a.AI, Log: log, Registry: a.Registry,
 		Throttle: auth.NewThrottle(nil), SecureCookies: s.SecureCookies, TrustedProxies: s.TrustedProxies, OnRequest: a.logRequest, UI: web.Handler(),
 		Integrations: a.integrations, KillKrill: a.killkrillReport,
 	})
@@ -141,17 +141,18 @@ func (a *App) bootstrap(ctx context.Context) error {
 }
 
 func (a *App) watchLogLevel() {
-	apply := func() {
-		if a.level == nil {
-			return
-		}
-		var l slog.Level
-		if err := l.UnmarshalText([]byte(a.Config.String("log_level"))); err == nil {
-			a.level.Set(l)
-		}
+	if a.level == nil {
+		return
 	}
-	apply()
-	a.cancels = append(a.cancels, a.Config.Subscribe(func(config.Change) { apply() }, "log_level"))
+	a.cancels = append(a.cancels, a.Keys.LogLevel.OnChange(func(_, level string) { a.setLevel(level) }))
+	a.setLevel(a.Keys.LogLevel.Get())
+}
+
+func (a *App) setLevel(level string) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err == nil {
+		a.level.Set(l)
+	}
 }
 
 func (a *App) registerConfigMetrics() {

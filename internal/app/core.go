@@ -22,11 +22,8 @@ type Core struct {
 	Config   *config.Config
 	Auth     *auth.Service
 	Log      *slog.Logger
-}
-
-// Keys is rookery's key catalogue: the standards' keys and rookery's own.
-func Keys() *config.Registry {
-	return config.MustRegistry(append(config.StandardKeys(), marchProxyExtrasKey)...)
+	// Keys are rookery's settings, read through Config.
+	Keys *Keys
 }
 
 // CoreOptions change how OpenCoreWith treats the database.
@@ -34,6 +31,9 @@ type CoreOptions struct {
 	// Init lets an empty database be initialised even though the key file
 	// of an earlier install is still there (rookery serve --init).
 	Init bool
+	// Keys are the application's own settings, registered next to
+	// rookery's.
+	Keys []config.Decl
 }
 
 // OpenCore opens and migrates the database and loads the configuration.
@@ -83,7 +83,13 @@ func OpenCoreWith(ctx context.Context, s Settings, log *slog.Logger, o CoreOptio
 		d.Close()
 		return nil, err
 	}
-	store := config.NewStore(d.DB, config.Dialect(d.Dialect), Keys(), sealer)
+	keys := NewKeys()
+	reg, err := config.NewRegistry(append(keys.Decls(), o.Keys...)...)
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("declared settings: %w", err)
+	}
+	store := config.NewStore(d.DB, config.Dialect(d.Dialect), reg, sealer)
 	cfg := config.New(store, s.Getenv, log)
 	if err := cfg.Reload(ctx); err != nil {
 		d.Close()
@@ -94,7 +100,7 @@ func OpenCoreWith(ctx context.Context, s Settings, log *slog.Logger, o CoreOptio
 		d.Close()
 		return nil, err
 	}
-	return &Core{Settings: s, DB: d, Sealer: sealer, Store: store, Config: cfg, Auth: auth.New(d, signing, auth.Options{BcryptCost: s.BcryptCost}), Log: log}, nil
+	return &Core{Settings: s, DB: d, Sealer: sealer, Store: store, Config: cfg, Auth: auth.New(d, signing, auth.Options{BcryptCost: s.BcryptCost}), Log: log, Keys: keys}, nil
 }
 
 // damaged turns a damaged-database error into the one-line reason start-up

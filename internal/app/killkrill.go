@@ -6,29 +6,27 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/rookery/rookery/config"
 	"github.com/rookery/rookery/internal/httpapi"
 	"github.com/rookery/rookery/killkrill"
 	"github.com/rookery/rookery/marchproxy"
 )
 
-var killkrillKeys = []string{"killkrill_enabled", "killkrill_api_url", "killkrill_metrics_url", "killkrill_grpc_url",
-	"killkrill_client_id", "killkrill_client_secret", "killkrill_mode", "killkrill_flush_interval"}
-
-// KillKrillConfig turns the killkrill_* keys into shipper settings, on top
-// of base (which carries what the keys do not name: fallback, buffer...).
-func KillKrillConfig(c *config.Config, base killkrill.Config) killkrill.Config {
+// KillKrillConfig turns the killkrill_* settings into shipper settings, on
+// top of base (which carries what the keys do not name: fallback,
+// buffer...). The service name is app_name unless base names one.
+func KillKrillConfig(k *Keys, base killkrill.Config) killkrill.Config {
+	kk := k.KillKrill
 	cfg := base
-	cfg.Enabled = c.Bool("killkrill_enabled")
-	cfg.LogURL = c.String("killkrill_api_url")
-	cfg.MetricsURL = c.String("killkrill_metrics_url")
-	cfg.GRPCURL = c.String("killkrill_grpc_url")
-	cfg.ClientID = c.String("killkrill_client_id")
-	cfg.ClientSecret = killkrill.NewSecret(c.Secret("killkrill_client_secret").Reveal())
-	cfg.Mode = killkrill.Mode(c.String("killkrill_mode"))
-	cfg.FlushInterval = c.Duration("killkrill_flush_interval")
+	cfg.Enabled = kk.Enabled.Get()
+	cfg.LogURL = kk.APIURL.Get()
+	cfg.MetricsURL = kk.MetricsURL.Get()
+	cfg.GRPCURL = kk.GRPCURL.Get()
+	cfg.ClientID = kk.ClientID.Get()
+	cfg.ClientSecret = kk.ClientSecret.Get()
+	cfg.Mode = killkrill.Mode(kk.Mode.Get())
+	cfg.FlushInterval = kk.FlushInterval.Get()
 	if cfg.ServiceName == "" {
-		cfg.ServiceName = c.String("app_name")
+		cfg.ServiceName = k.AppName.Get()
 	}
 	return cfg
 }
@@ -40,13 +38,14 @@ func (a *App) followKillKrill() {
 	if sh == nil {
 		return
 	}
-	apply := func() {
-		if err := sh.Reconfigure(KillKrillConfig(a.Config, sh.Config())); err != nil {
+	// base is what the process gave the shipper; the settings go on top
+	// of it each time, so a service name left empty follows app_name.
+	base := sh.Config()
+	a.cancels = append(a.cancels, a.Config.Follow(func() {
+		if err := sh.Reconfigure(KillKrillConfig(a.Keys, base)); err != nil {
 			a.Log.Warn("KillKrill settings refused; keeping the previous ones", "error", err.Error())
 		}
-	}
-	apply()
-	a.cancels = append(a.cancels, a.Config.Subscribe(func(config.Change) { apply() }, killkrillKeys...))
+	}))
 }
 
 // shipRequest records the standards' API metrics for one request.
@@ -118,7 +117,7 @@ func metricsURL(c killkrill.Config) string {
 // service rookery talks to.
 func (a *App) integrations(ctx context.Context) map[string]any {
 	out := map[string]any{"killkrill": a.killkrillReport(ctx)}
-	wa := map[string]any{"url": a.Config.String("waddleai_url"), "reachable": false}
+	wa := map[string]any{"url": a.Keys.WaddleAI.URL.Get(), "reachable": false}
 	if a.AI != nil {
 		hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		err := a.AI.Health(hctx)
@@ -129,7 +128,7 @@ func (a *App) integrations(ctx context.Context) map[string]any {
 		}
 	}
 	out["waddleai"] = wa
-	lurl := a.Config.String("license_server_url")
+	lurl := a.Keys.License.ServerURL.Get()
 	ls := map[string]any{"url": lurl, "reachable": false}
 	if err := reachable(ctx, lurl); err != nil {
 		ls["error"] = err.Error()
@@ -137,7 +136,7 @@ func (a *App) integrations(ctx context.Context) map[string]any {
 		ls["reachable"] = true
 	}
 	out["license_server"] = ls
-	mp := MarchProxySettings(a.Config, a.Settings)
+	mp := MarchProxySettings(a.Keys, a.Settings)
 	m := map[string]any{"api": mp.API, "cluster_id": mp.ClusterID}
 	if gen, err := marchproxy.Generate(mp.App, mp.Extras); err != nil {
 		m["error"] = err.Error()

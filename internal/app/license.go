@@ -9,21 +9,18 @@ import (
 	"github.com/rookery/rookery/license"
 )
 
-// licenseKeys are the config keys the licence manager follows at runtime.
-var licenseKeys = []string{"license_key", "license_server_url", "product_name", "release_mode"}
-
-func licenseSettings(c *config.Config) license.Settings {
+func licenseSettings(k config.LicenseSettings) license.Settings {
 	return license.Settings{
-		Key:         license.Key(c.Secret("license_key").Reveal()),
-		ServerURL:   c.String("license_server_url"),
-		Product:     c.String("product_name"),
-		ReleaseMode: c.Bool("release_mode"),
+		Key:         license.Key(k.Key.Get().Reveal()),
+		ServerURL:   k.ServerURL.Get(),
+		Product:     k.ProductName.Get(),
+		ReleaseMode: k.ReleaseMode.Get(),
 	}
 }
 
 // NewLicenseManager builds the manager from the config snapshot.
 func NewLicenseManager(c *Core, version string, usage func(context.Context) (license.Usage, error)) (*license.Manager, error) {
-	return license.New(licenseSettings(c.Config), license.Options{
+	return license.New(licenseSettings(c.Keys.License), license.Options{
 		CacheFile:    filepath.Join(c.Settings.DataDir, license.DefaultCacheFileName),
 		Logger:       c.Log,
 		Usage:        usage,
@@ -45,15 +42,21 @@ func (a *App) startLicense(ctx context.Context, version string) error {
 		return err
 	}
 	a.License = m
-	a.cancels = append(a.cancels, a.Config.Subscribe(func(config.Change) {
+	started := false
+	a.cancels = append(a.cancels, a.Config.Follow(func() {
+		s := licenseSettings(a.Keys.License)
+		if !started { // Start has just validated these settings
+			started = true
+			return
+		}
 		// Reconfigure validates against the server; do it off the reload
 		// goroutine so a slow licence server never delays config changes.
 		go func() {
-			if err := m.Reconfigure(context.Background(), licenseSettings(a.Config)); err != nil {
+			if err := m.Reconfigure(context.Background(), s); err != nil {
 				a.Log.Warn("licence re-validation after a settings change failed", "error", err.Error())
 			}
 		}()
-	}, licenseKeys...))
+	}))
 	return nil
 }
 

@@ -10,42 +10,13 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/rookery/rookery/config"
 	"github.com/rookery/rookery/marchproxy"
 )
 
-// marchProxyExtrasKey holds, as JSON in the extras file's shape, the
-// application's services and mappings that rookery cannot derive from its
-// own settings (workers, databases, other front ends). It is a setting
-// rather than only a file so that every replica and the integrations page
-// generate the same configuration.
-var marchProxyExtrasKey = config.Key{
-	Name: "marchproxy_extras", Type: config.TypeJSON, Category: config.Integration,
-	Default:     `{"services":[],"mappings":[]}`,
-	Description: `The application's other MarchProxy services and mappings ({"services":[...],"mappings":[...]}), added to the generated configuration`,
-	Rule:        extrasRule{},
-}
-
-// extrasRule refuses extras that marchproxy would refuse, naming each
-// problem with its path (services[0].port: ...).
-type extrasRule struct{}
-
-func (extrasRule) Describe() string {
-	return "MarchProxy services and mappings"
-}
-
-func (extrasRule) Check(v string) error {
-	e, err := marchproxy.ParseExtras([]byte(v))
-	if err != nil {
-		return err
-	}
-	return marchproxy.ValidateExtras(e)
-}
-
 // MarchProxySettings derives what the marchproxy commands and the
 // integrations page need from the config snapshot and process settings.
-func MarchProxySettings(c *config.Config, s Settings) marchproxy.Settings {
-	appName := c.String("app_name")
+func MarchProxySettings(k *Keys, s Settings) marchproxy.Settings {
+	appName := k.AppName.Get()
 	gen := marchproxy.DefaultAppSettings(appName)
 	if s.AppHost != "" {
 		gen.APIHost = s.AppHost
@@ -60,13 +31,14 @@ func MarchProxySettings(c *config.Config, s Settings) marchproxy.Settings {
 	// The stored value passed the rule when it was saved; a value that no
 	// longer parses (an older release's) generates without extras, and the
 	// generation that uses it reports why.
-	extras, _ := marchproxy.ParseExtras([]byte(c.String(marchProxyExtrasKey.Name)))
+	extras, _ := marchproxy.ParseExtras(k.MarchProxyExtras.Get())
+	mp := k.MarchProxy
 	return marchproxy.Settings{
-		API:           c.String("marchproxy_api"),
-		ClusterID:     int(c.Int("marchproxy_cluster_id")),
-		Username:      c.String("marchproxy_username"),
-		Password:      c.Secret("marchproxy_password"),
-		ClusterAPIKey: c.Secret("cluster_api_key"),
+		API:           mp.API.Get(),
+		ClusterID:     int(mp.ClusterID.Get()),
+		Username:      mp.Username.Get(),
+		Password:      mp.Password.Get(),
+		ClusterAPIKey: mp.ClusterAPIKey.Get(),
 		App:           gen,
 		Extras:        extras,
 	}

@@ -24,7 +24,7 @@ func TestGRPCHealthAnswersTheAdvertisedPath(t *testing.T) {
 	st := ta.Settings
 	_, port, _ := net.SplitHostPort(ta.grpcAddr)
 	st.GRPCPort, _ = strconv.Atoi(port)
-	gen, err := marchproxy.Generate(MarchProxySettings(ta.Config, st).App, marchproxy.Extras{})
+	gen, err := marchproxy.Generate(MarchProxySettings(ta.Keys, st).App, marchproxy.Extras{})
 	if err != nil {
 		t.Fatal(err)
 	}

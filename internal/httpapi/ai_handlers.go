@@ -49,7 +49,7 @@ func (s *Server) aiRoutes() {
 
 // aiFeatureMap is the standards' check_ai_features.
 func (s *Server) aiFeatureMap(w http.ResponseWriter, r *http.Request) {
-	on := s.cfg.Bool("ai_features_enabled")
+	on := s.keys.WaddleAI.FeaturesEnabled.Get()
 	out := make(map[string]bool, len(aiFeatures))
 	for _, f := range aiFeatures {
 		out[f] = on && s.license.HasFeature(f)
@@ -59,7 +59,7 @@ func (s *Server) aiFeatureMap(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) aiEnabled(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.ai == nil || !s.cfg.Bool("ai_features_enabled") {
+		if s.ai == nil || !s.keys.WaddleAI.FeaturesEnabled.Get() {
 			writeError(w, http.StatusForbidden, "AI features are switched off (ai_features_enabled is false)",
 				map[string]any{"code": "ai_features_disabled"})
 			return

@@ -283,7 +283,7 @@ func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 // maxAttempts is login_max_attempts: the failed sign-ins an account (and
 // four times as many an address) gets before the throttle locks it.
 func (s *Server) maxAttempts() int {
-	if n := int(s.cfg.Int("login_max_attempts")); n > 0 {
+	if n := int(s.keys.LoginMaxAttempts.Get()); n > 0 {
 		return n
 	}
 	return 5

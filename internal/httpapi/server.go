@@ -26,7 +26,10 @@ type Pinger interface {
 
 // Deps are the parts the API serves.
 type Deps struct {
-	Config   *config.Config
+	Config *config.Config
+	// Keys are the standards' settings the handlers read (sign-in attempts,
+	// the AI switch); nil reads their defaults.
+	Keys     *config.Standard
 	Auth     *auth.Service
 	Throttle *auth.Throttle
 	DB       Pinger
@@ -55,6 +58,7 @@ type Deps struct {
 // Server holds the routes.
 type Server struct {
 	cfg       *config.Config
+	keys      *config.Standard
 	auth      *auth.Service
 	throttle  *auth.Throttle
 	db        Pinger
@@ -78,7 +82,10 @@ func New(d Deps) *Server {
 	if d.Throttle == nil {
 		d.Throttle = auth.NewThrottle(nil)
 	}
-	s := &Server{cfg: d.Config, auth: d.Auth, throttle: d.Throttle, db: d.DB, license: d.License, teams: d.Teams, log: d.Log, registry: d.Registry,
+	if d.Keys == nil {
+		d.Keys = config.NewStandard()
+	}
+	s := &Server{cfg: d.Config, keys: d.Keys, auth: d.Auth, throttle: d.Throttle, db: d.DB, license: d.License, teams: d.Teams, log: d.Log, registry: d.Registry,
 		secure: d.SecureCookies, trusted: d.TrustedProxies, onRequest: d.OnRequest, mux: http.NewServeMux()}
 	s.metrics = newHTTPMetrics(d.Registry)
 	if d.AI != nil {
