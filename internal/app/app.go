@@ -48,6 +48,8 @@ type App struct {
 	stop    context.CancelFunc
 	loops   sync.WaitGroup
 	cancels []func()
+
+	onStart, onStop []func(context.Context) error
 }
 
 // Options are the extras main passes in.
@@ -65,12 +67,14 @@ type Options struct {
 	// Init initialises an empty database even though the key file of an
 	// earlier install exists (rookery serve --init); see OpenCoreWith.
 	Init bool
+	// Extension is what the application adds to rookery.
+	Extension Extension
 }
 
 // New opens everything, bootstraps the configuration from the environment
 // and makes sure an admin exists. It does not start serving.
 func New(ctx context.Context, s Settings, log *slog.Logger, o Options) (*App, error) {
-	core, err := OpenCoreWith(ctx, s, log, CoreOptions{Init: o.Init})
+	core, err := OpenCoreWith(ctx, s, log, CoreOptions{Init: o.Init, Keys: o.Extension.Keys, Migrations: o.Extension.Migrations})
 	if err != nil {
 		return nil, err
 	}
@@ -99,6 +103,10 @@ func New(ctx context.Context, s Settings, log *slog.Logger, o Options) (*App, er
 		Throttle: auth.NewThrottle(nil), SecureCookies: s.SecureCookies, TrustedProxies: s.TrustedProxies, OnRequest: a.logRequest, UI: web.Handler(),
 		Integrations: a.integrations, KillKrill: a.killkrillReport,
 	})
+	for _, r := range o.Extension.Routes {
+		a.API.Route(r.Pattern, r.Handler, r.Guard)
+	}
+	a.onStart, a.onStop = o.Extension.OnStart, o.Extension.OnStop
 	a.watchLogLevel()
 	a.followKillKrill()
 	return a, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 
@@ -34,6 +35,9 @@ type CoreOptions struct {
 	// Keys are the application's own settings, registered next to
 	// rookery's.
 	Keys []config.Decl
+	// Migrations are the application's own, applied after rookery's (see
+	// Extension.Migrations).
+	Migrations fs.FS
 }
 
 // OpenCore opens and migrates the database and loads the configuration.
@@ -82,6 +86,12 @@ func OpenCoreWith(ctx context.Context, s Settings, log *slog.Logger, o CoreOptio
 	if err := d.Migrate(ctx, log); err != nil {
 		d.Close()
 		return nil, err
+	}
+	if o.Migrations != nil {
+		if err := d.MigrateApp(ctx, log, o.Migrations); err != nil {
+			d.Close()
+			return nil, err
+		}
 	}
 	keys := NewKeys()
 	reg, err := config.NewRegistry(append(keys.Decls(), o.Keys...)...)

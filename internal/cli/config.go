@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -16,7 +16,7 @@ import (
 	"github.com/rookery/rookery/internal/app"
 )
 
-func newConfigCmd() *cobra.Command {
+func (cl *CLI) newConfigCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Read and change configuration in the database (sensitive values stay masked)",
@@ -27,7 +27,7 @@ func newConfigCmd() *cobra.Command {
 		Use:   "list",
 		Short: "List every key with its effective value and where it comes from",
 		Args:  cobra.NoArgs,
-		RunE: withCore(func(cmd *cobra.Command, _ []string, core *app.Core) error {
+		RunE: cl.withCore(func(cmd *cobra.Command, _ []string, core *app.Core) error {
 			var rows []*config.Value
 			for _, v := range core.Config.Snapshot().All(core.Config.Registry()) {
 				if category == "" || string(v.Key.Category) == category {
@@ -78,7 +78,7 @@ func newConfigCmd() *cobra.Command {
 		Use:   "get KEY",
 		Short: "Print one key's effective value (masked when sensitive)",
 		Args:  cobra.ExactArgs(1),
-		RunE: withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
+		RunE: cl.withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
 			v, ok := core.Config.Snapshot().Get(args[0])
 			if !ok {
 				e, err := core.Store.Get(cmd.Context(), args[0])
@@ -122,7 +122,7 @@ Each VALUE given as - reads one line from standard input, in order.`,
 			}
 			return nil
 		},
-		RunE: withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
+		RunE: cl.withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
 			in := bufio.NewReader(cmd.InOrStdin())
 			var edits []config.Edit
 			for i := 0; i < len(args); i += 2 {
@@ -166,7 +166,7 @@ A stored value that cannot be decrypted (tampered, or sealed with a key that
 is no longer given) is only deleted with --force: it is lost for good, and
 the audit trail records the old value as unreadable.`,
 		Args: cobra.ExactArgs(1),
-		RunE: withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
+		RunE: cl.withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
 			del := core.Store.Delete
 			if force {
 				del = core.Store.ForceDelete
@@ -191,7 +191,7 @@ the audit trail records the old value as unreadable.`,
 		Use:   "history KEY",
 		Short: "Show a key's audit trail, newest first",
 		Args:  cobra.ExactArgs(1),
-		RunE: withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
+		RunE: cl.withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
 			h, err := core.Store.History(cmd.Context(), args[0], limit)
 			if err != nil {
 				return err
@@ -214,7 +214,11 @@ the audit trail records the old value as unreadable.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "KEY\tENV\tTYPE\tCATEGORY\tSENSITIVE\tRULE\tDEFAULT\tDESCRIPTION")
-			for _, k := range config.MustRegistry(app.NewKeys().Decls()...).Keys() {
+			reg, err := cl.registry()
+			if err != nil {
+				return err
+			}
+			for _, k := range reg.Keys() {
 				rule := ""
 				if k.Rule != nil {
 					rule = k.Rule.Describe()
@@ -237,7 +241,7 @@ replica; until they restart, give them the old key in
 CONFIG_ENCRYPTION_OLD_KEYS. With the generated key file, the file is
 replaced after the database commit.`,
 		Args: cobra.NoArgs,
-		RunE: withCore(func(cmd *cobra.Command, _ []string, core *app.Core) error {
+		RunE: cl.withCore(func(cmd *cobra.Command, _ []string, core *app.Core) error {
 			return rotateKey(cmd, core, newKey)
 		}),
 	}

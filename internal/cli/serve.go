@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -16,54 +16,60 @@ import (
 	"github.com/rookery/rookery/killkrill"
 )
 
-func newServeCmd() *cobra.Command {
+func (cl *CLI) newServeCmd() *cobra.Command {
 	var fresh bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the server (HTTP_PORT, default 8080; embedded SQLite under ./data unless DATABASE_URL or DB_TYPE say otherwise)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// Logs go through the KillKrill handler from the first line: the
-			// shipper starts disabled (local ECS JSON on stderr) and follows
-			// the killkrill_* keys once the configuration is loaded.
-			level := new(slog.LevelVar)
-			sh, err := killkrill.New(killkrill.Config{ServiceName: "rookery", Fallback: os.Stderr})
-			if err != nil {
-				return err
-			}
-			log := slog.New(killkrill.NewHandler(sh, &killkrill.HandlerOptions{Level: level}))
-			db.RouteDriverLogs(log)
-			defer func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				_ = sh.Shutdown(ctx)
-			}()
-			s, err := app.SettingsFromEnv(os.Getenv)
-			if err != nil {
-				return err
-			}
-			a, err := app.New(cmd.Context(), s, log, app.Options{Level: level, Banner: os.Stdout, Version: version, Shipper: sh, Init: fresh})
-			if err != nil {
-				return err
-			}
-			return a.Run(cmd.Context(), 15*time.Second)
+			return cl.Serve(cmd.Context(), fresh)
 		},
 	}
 	cmd.Flags().BoolVar(&fresh, "init", false, initFlagHelp)
 	return cmd
 }
 
+// Serve runs the server with the settings of the environment until ctx
+// ends, then shuts down within 15 seconds. fresh is serve --init.
+func (cl *CLI) Serve(ctx context.Context, fresh bool) error {
+	// Logs go through the KillKrill handler from the first line: the
+	// shipper starts disabled (local ECS JSON on stderr) and follows the
+	// killkrill_* keys once the configuration is loaded.
+	level := new(slog.LevelVar)
+	sh, err := killkrill.New(killkrill.Config{ServiceName: cl.name, Fallback: os.Stderr})
+	if err != nil {
+		return err
+	}
+	log := slog.New(killkrill.NewHandler(sh, &killkrill.HandlerOptions{Level: level}))
+	db.RouteDriverLogs(log)
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = sh.Shutdown(sctx)
+	}()
+	s, err := app.SettingsFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	a, err := app.New(ctx, s, log, app.Options{Level: level, Banner: os.Stdout, Version: cl.version, Shipper: sh, Init: fresh, Extension: cl.ext})
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx, 15*time.Second)
+}
+
 // initFlagHelp describes --init on serve and migrate.
 const initFlagHelp = "initialise an empty database even though the key file of an earlier install exists (a fresh install; the old data is not coming back)"
 
-func newMigrateCmd() *cobra.Command {
+func (cl *CLI) newMigrateCmd() *cobra.Command {
 	var fresh bool
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Apply the embedded database migrations and exit",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			core, err := openCoreWith(cmd.Context(), app.CoreOptions{Init: fresh})
+			core, err := cl.openCoreWith(cmd.Context(), app.CoreOptions{Init: fresh})
 			if err != nil {
 				return err
 			}
@@ -79,21 +85,22 @@ func newMigrateCmd() *cobra.Command {
 // openCore opens the database for operator commands, logging only
 // warnings. Like serve, it refuses an empty database next to an earlier
 // install's key file: only serve --init and migrate --init initialise one.
-func openCore(ctx context.Context) (*app.Core, error) {
-	return openCoreWith(ctx, app.CoreOptions{})
+func (cl *CLI) openCore(ctx context.Context) (*app.Core, error) {
+	return cl.openCoreWith(ctx, app.CoreOptions{})
 }
 
-func openCoreWith(ctx context.Context, o app.CoreOptions) (*app.Core, error) {
+func (cl *CLI) openCoreWith(ctx context.Context, o app.CoreOptions) (*app.Core, error) {
 	log, level := newLogger()
 	level.Set(4) // warn
 	s, err := app.SettingsFromEnv(os.Getenv)
 	if err != nil {
 		return nil, err
 	}
+	o.Keys, o.Migrations = cl.ext.Keys, cl.ext.Migrations
 	return app.OpenCoreWith(ctx, s, log, o)
 }
 
-func newHealthcheckCmd() *cobra.Command {
+func (cl *CLI) newHealthcheckCmd() *cobra.Command {
 	var url string
 	cmd := &cobra.Command{
 		Use:   "healthcheck",
@@ -130,9 +137,9 @@ func newHealthcheckCmd() *cobra.Command {
 }
 
 // withCore opens the database for an operator command and closes it after.
-func withCore(run func(cmd *cobra.Command, args []string, core *app.Core) error) func(*cobra.Command, []string) error {
+func (cl *CLI) withCore(run func(cmd *cobra.Command, args []string, core *app.Core) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
-		core, err := openCore(cmd.Context())
+		core, err := cl.openCore(cmd.Context())
 		if err != nil {
 			return err
 		}

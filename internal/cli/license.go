@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -12,14 +12,14 @@ import (
 	"github.com/rookery/rookery/license"
 )
 
-func newLicenseCmd() *cobra.Command {
+func (cl *CLI) newLicenseCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "license", Short: "Show and check the licence (settings come from the config database)"}
 	status := &cobra.Command{
 		Use:   "status",
 		Short: "Validate the licence now (falling back to the cache) and print its state as JSON",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := licenseStatus(cmd.Context())
+			st, err := cl.licenseStatus(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -33,7 +33,7 @@ func newLicenseCmd() *cobra.Command {
 		Short: "Exit 0 when the licence is valid, 1 otherwise, with a one-line reason",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := licenseStatus(cmd.Context())
+			st, err := cl.licenseStatus(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -56,13 +56,13 @@ func newLicenseCmd() *cobra.Command {
 	return cmd
 }
 
-func licenseStatus(ctx context.Context) (license.Status, error) {
-	core, err := openCore(ctx)
+func (cl *CLI) licenseStatus(ctx context.Context) (license.Status, error) {
+	core, err := cl.openCore(ctx)
 	if err != nil {
 		return license.Status{}, err
 	}
 	defer core.Close()
-	m, err := app.NewLicenseManager(core, version, nil)
+	m, err := app.NewLicenseManager(core, cl.version, nil)
 	if err != nil {
 		return license.Status{}, err
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -40,7 +40,7 @@ type mpOptions struct {
 	appName   string
 }
 
-func newMarchProxyCmd(load func(ctx context.Context) (marchproxy.Settings, error)) *cobra.Command {
+func (cl *CLI) newMarchProxyCmd(load func(ctx context.Context) (marchproxy.Settings, error)) *cobra.Command {
 	o := &mpOptions{load: load, getenv: os.Getenv}
 	cmd := &cobra.Command{
 		Use:   "marchproxy",

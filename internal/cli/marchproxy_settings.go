@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -25,8 +25,8 @@ const (
 
 // loadMarchProxySettings reads the marchproxy_* keys and app_name from the
 // config database.
-func loadMarchProxySettings(ctx context.Context) (marchproxy.Settings, error) {
-	core, err := openCore(ctx)
+func (cl *CLI) loadMarchProxySettings(ctx context.Context) (marchproxy.Settings, error) {
+	core, err := cl.openCore(ctx)
 	if err != nil {
 		return marchproxy.Settings{}, err
 	}

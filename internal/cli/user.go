@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -28,14 +28,14 @@ func readPassword(cmd *cobra.Command) (string, error) {
 	return p, nil
 }
 
-func newUserCmd() *cobra.Command {
+func (cl *CLI) newUserCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "user", Short: "Manage users (admin, maintainer, viewer)"}
 	var role string
 	create := &cobra.Command{
 		Use:   "create EMAIL",
 		Short: "Create a user; the password comes from ROOKERY_PASSWORD or standard input",
 		Args:  cobra.ExactArgs(1),
-		RunE: withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
+		RunE: cl.withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
 			r, err := auth.ParseRole(role)
 			if err != nil {
 				return err
@@ -58,7 +58,7 @@ func newUserCmd() *cobra.Command {
 		Use:   "list",
 		Short: "List users",
 		Args:  cobra.NoArgs,
-		RunE: withCore(func(cmd *cobra.Command, _ []string, core *app.Core) error {
+		RunE: cl.withCore(func(cmd *cobra.Command, _ []string, core *app.Core) error {
 			users, err := core.Auth.List(cmd.Context())
 			if err != nil {
 				return err
@@ -80,7 +80,7 @@ func newUserCmd() *cobra.Command {
 		Use:   "set-password EMAIL",
 		Short: "Replace a user's password (ends their sessions)",
 		Args:  cobra.ExactArgs(1),
-		RunE: withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
+		RunE: cl.withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
 			pw, err := readPassword(cmd)
 			if err != nil {
 				return err
@@ -97,7 +97,7 @@ func newUserCmd() *cobra.Command {
 		Use:   "set-role EMAIL ROLE",
 		Short: "Change a user's role (ends their sessions)",
 		Args:  cobra.ExactArgs(2),
-		RunE: withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
+		RunE: cl.withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
 			r, err := auth.ParseRole(args[1])
 			if err != nil {
 				return err
@@ -114,7 +114,7 @@ func newUserCmd() *cobra.Command {
 			Use:   use + " EMAIL",
 			Short: short,
 			Args:  cobra.ExactArgs(1),
-			RunE: withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
+			RunE: cl.withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
 				if err := core.Auth.SetDisabled(cmd.Context(), args[0], disabled); err != nil {
 					return err
 				}
@@ -127,7 +127,7 @@ func newUserCmd() *cobra.Command {
 		Use:   "delete EMAIL",
 		Short: "Delete a user with their sessions and API keys (never the last active admin)",
 		Args:  cobra.ExactArgs(1),
-		RunE: withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
+		RunE: cl.withCore(func(cmd *cobra.Command, args []string, core *app.Core) error {
 			u, err := core.Auth.ByEmail(cmd.Context(), args[0])
 			if err != nil {
 				return err

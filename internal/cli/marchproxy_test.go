@@ -1,10 +1,11 @@
-package main
+package cli
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/rookery/rookery/internal/app"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,7 +71,7 @@ func (r mpResult) code() int {
 
 func mpRun(t *testing.T, load func(context.Context) (marchproxy.Settings, error), args ...string) mpResult {
 	t.Helper()
-	cmd := newMarchProxyCmd(load)
+	cmd := New("rookery", "test", app.Extension{}).newMarchProxyCmd(load)
 	var out, errOut bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 // run executes the CLI with args and stdin, returning stdout.
 func run(t *testing.T, stdin string, args ...string) (string, error) {
 	t.Helper()
-	root := newRootCmd()
+	root := New("rookery", "test", app.Extension{}).Root()
 	var out bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&bytes.Buffer{})
@@ -146,7 +146,7 @@ func TestMarchProxyGenerateUsesExtrasSetting(t *testing.T) {
 // runErr is run that also returns what the command wrote to standard error.
 func runErr(t *testing.T, stdin string, args ...string) (string, string, error) {
 	t.Helper()
-	root := newRootCmd()
+	root := New("rookery", "test", app.Extension{}).Root()
 	var out, errOut bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&errOut)

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"github.com/rookery/rookery/internal/db"
 )
 
-func newDBCmd() *cobra.Command {
+func (cl *CLI) newDBCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "db",
 		Short: "Inspect the database",

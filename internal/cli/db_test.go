@@ -1,8 +1,9 @@
-package main
+package cli
 
 import (
 	"crypto/rand"
 	"errors"
+	"github.com/rookery/rookery/internal/app"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -81,7 +82,7 @@ func TestDBCheck(t *testing.T) {
 		}
 
 		// Damage: pages in the middle of a file with data in it.
-		core, err := openCore(t.Context())
+		core, err := New("rookery", "test", app.Extension{}).openCore(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,7 +161,7 @@ func TestInitFlag(t *testing.T) {
 	if out, err := run(t, "", "db", "check"); err != nil {
 		t.Fatalf("check after migrate --init: %v\n%s", err, out)
 	}
-	if !newServeCmd().Flags().HasAvailableFlags() || newServeCmd().Flags().Lookup("init") == nil {
+	if !New("rookery", "test", app.Extension{}).newServeCmd().Flags().HasAvailableFlags() || New("rookery", "test", app.Extension{}).newServeCmd().Flags().Lookup("init") == nil {
 		t.Error("serve has no --init flag")
 	}
 }
