@@ -17,6 +17,7 @@ import (
 
 	"github.com/rookery/rookery/config"
 	"github.com/rookery/rookery/internal/auth"
+	"github.com/rookery/rookery/internal/db"
 	"github.com/rookery/rookery/internal/httpapi"
 	"github.com/rookery/rookery/internal/teams"
 	"github.com/rookery/rookery/killkrill"
@@ -48,6 +49,15 @@ type App struct {
 	stop    context.CancelFunc
 	loops   sync.WaitGroup
 	cancels []func()
+	// endRequests cancels the base context of every HTTP request.
+	// Shutdown calls it before the server's Shutdown, so open AI event
+	// streams end at once instead of holding the grace period.
+	endRequests context.CancelFunc
+	// listen is the PostgreSQL LISTEN loop; Shutdown waits for it.
+	listen *db.Listener
+	// bg holds goroutines parts start outside Start (licence
+	// re-validation); Shutdown stops and waits for them.
+	bg background
 
 	onStart, onStop []func(context.Context) error
 }
@@ -206,7 +216,8 @@ func (a *App) Addr() string { return a.listener.Addr().String() }
 // readyWait with /readyz still answering "starting".
 func (a *App) Start(ctx context.Context) {
 	ctx, a.stop = context.WithCancel(context.WithoutCancel(ctx))
-	notify, listening := a.DB.Listen(ctx, config.NotifyChannel, a.Log)
+	a.listen = a.DB.Subscribe(ctx, config.NotifyChannel, a.Log)
+	notify, listening := a.listen.Notify, a.listen.Listening
 	poll := a.Settings.PollInterval
 	if notify != nil && poll < 5*time.Second {
 		poll = 5 * time.Second // LISTEN/NOTIFY carries changes; polling is the safety net
@@ -234,8 +245,14 @@ func (a *App) Start(ctx context.Context) {
 			a.Log.Error("gRPC health not served", "error", err.Error())
 		}
 	}
+	// Requests get their own base context, not ctx: the loops must keep
+	// running while Shutdown drains the server, but requests (streams
+	// above all) are told to end first.
+	base, endRequests := context.WithCancel(context.WithoutCancel(ctx))
+	a.endRequests = endRequests
 	a.srv = &http.Server{
 		Handler:           a.API.Handler(),
+		BaseContext:       func(net.Listener) context.Context { return base },
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -323,10 +340,16 @@ func (p probe) Health(ctx context.Context) error {
 	}
 }
 
-// Shutdown stops serving (letting requests in flight finish until ctx
-// ends), stops the loops and closes the database.
+// Shutdown stops serving, stops every goroutine the app started and
+// waits for them (until ctx ends), then closes the database. Requests in
+// flight are cancelled first: a long AI event stream ends at once with an
+// error event rather than holding the shutdown until ctx ends, and its
+// client sees the response end.
 func (a *App) Shutdown(ctx context.Context) error {
 	var errs []error
+	if a.endRequests != nil {
+		a.endRequests()
+	}
 	if a.srv != nil {
 		if err := a.srv.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop HTTP server: %w", err))
@@ -338,6 +361,8 @@ func (a *App) Shutdown(ctx context.Context) error {
 	for _, c := range a.cancels {
 		c()
 	}
+	// After the unsubscribes, so no settings change starts new work.
+	a.bg.Stop()
 	if a.AI != nil {
 		a.AI.Close()
 	}
@@ -348,16 +373,44 @@ func (a *App) Shutdown(ctx context.Context) error {
 	}
 	done := make(chan struct{})
 	go func() { a.loops.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		errs = append(errs, errors.New("background loops did not stop in time"))
+	listening := closedChan
+	if a.listen != nil {
+		listening = a.listen.Done()
+	}
+	for _, c := range []<-chan struct{}{done, a.bg.Done(), listening} {
+		if !waitFor(ctx, c) {
+			errs = append(errs, errors.New("background loops did not stop in time"))
+			break
+		}
 	}
 	if err := a.Close(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
+
+// waitFor waits until c is closed or ctx ends, and tells which. A loop
+// that has already ended counts as ended even when ctx has too.
+func waitFor(ctx context.Context, c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+	}
+	select {
+	case <-c:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// closedChan stands for a loop that never started.
+var closedChan = func() <-chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // Run serves until ctx ends, then shuts down within grace.
 func (a *App) Run(ctx context.Context, grace time.Duration) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/rookery/rookery/config"
 	"github.com/rookery/rookery/license"
@@ -42,20 +43,46 @@ func (a *App) startLicense(ctx context.Context, version string) error {
 		return err
 	}
 	a.License = m
+	// Reconfigure validates against the server; it runs off the reload
+	// goroutine so a slow licence server never delays config changes, in
+	// one worker tracked by a.bg so Shutdown cancels and waits for it. The
+	// worker reads the settings when it runs: changes in quick succession
+	// are applied in order and the newest wins, never an older one whose
+	// validation happened to finish later.
+	var mu sync.Mutex
+	running, pending := false, false
+	revalidate := func(ctx context.Context) {
+		for {
+			mu.Lock()
+			if !pending || ctx.Err() != nil {
+				running = false
+				mu.Unlock()
+				return
+			}
+			pending = false
+			mu.Unlock()
+			if err := m.Reconfigure(ctx, licenseSettings(a.Keys.License)); err != nil && ctx.Err() == nil {
+				a.Log.Warn("licence re-validation after a settings change failed", "error", err.Error())
+			}
+		}
+	}
 	started := false
 	a.cancels = append(a.cancels, a.Config.Follow(func() {
-		s := licenseSettings(a.Keys.License)
 		if !started { // Start has just validated these settings
 			started = true
 			return
 		}
-		// Reconfigure validates against the server; do it off the reload
-		// goroutine so a slow licence server never delays config changes.
-		go func() {
-			if err := m.Reconfigure(context.Background(), s); err != nil {
-				a.Log.Warn("licence re-validation after a settings change failed", "error", err.Error())
-			}
-		}()
+		mu.Lock()
+		pending = true
+		spawn := !running
+		running = true
+		mu.Unlock()
+		if spawn && !a.bg.Go(revalidate) {
+			// Shutting down: nothing runs any more.
+			mu.Lock()
+			running = false
+			mu.Unlock()
+		}
 	}))
 	return nil
 }

@@ -10,20 +10,38 @@ import (
 	"github.com/rookery/rookery/backoff"
 )
 
-// Listen subscribes to a PostgreSQL NOTIFY channel on a dedicated
-// connection and signals on the returned channel for every notification
-// (coalesced: a reader that is busy sees one signal for many). It
-// reconnects by itself and signals once after each reconnect, since
-// notifications sent while disconnected are lost. The channel is closed
-// when ctx ends. listening is closed once the first LISTEN is in place:
-// from then on no change can slip by unnoticed, so a snapshot loaded after
-// it is in step. On other dialects both channels are nil.
-func (d *DB) Listen(ctx context.Context, channel string, log *slog.Logger) (notify, listening <-chan struct{}) {
+// Listener is a running LISTEN loop (see Subscribe).
+type Listener struct {
+	// Notify signals for every notification (coalesced: a reader that is
+	// busy sees one signal for many) and once after each reconnect, since
+	// notifications sent while disconnected are lost. It is closed when the
+	// loop ends. Nil on dialects without LISTEN.
+	Notify <-chan struct{}
+	// Listening is closed once the first LISTEN is in place: from then on
+	// no change can slip by unnoticed, so a snapshot loaded after it is in
+	// step. Nil on dialects without LISTEN.
+	Listening <-chan struct{}
+
+	done chan struct{}
+}
+
+// Done is closed once the loop's goroutine has ended and its connection is
+// closed, so an owner stopping the process can wait for it instead of
+// leaving it to finish after the database is closed.
+func (l *Listener) Done() <-chan struct{} { return l.done }
+
+// Subscribe starts listening on a PostgreSQL NOTIFY channel on a dedicated
+// connection until ctx ends. It reconnects by itself. On other dialects it
+// starts nothing: Notify and Listening are nil and Done is already closed.
+func (d *DB) Subscribe(ctx context.Context, channel string, log *slog.Logger) *Listener {
+	l := &Listener{done: make(chan struct{})}
 	if d.Dialect != Postgres {
-		return nil, nil
+		close(l.done)
+		return l
 	}
 	out := make(chan struct{}, 1)
 	up := make(chan struct{})
+	l.Notify, l.Listening = out, up
 	signal := func() {
 		select {
 		case out <- struct{}{}:
@@ -31,6 +49,7 @@ func (d *DB) Listen(ctx context.Context, channel string, log *slog.Logger) (noti
 		}
 	}
 	go func() {
+		defer close(l.done)
 		defer close(out)
 		attempt := 0 // failed connections since the last good one
 		first := true
@@ -55,7 +74,15 @@ func (d *DB) Listen(ctx context.Context, channel string, log *slog.Logger) (noti
 			}
 		}
 	}()
-	return out, up
+	return l
+}
+
+// Listen is Subscribe for callers that need only the channels: notify and
+// listening are the Listener's Notify and Listening, nil on other dialects.
+// Notify is closed when the loop ends.
+func (d *DB) Listen(ctx context.Context, channel string, log *slog.Logger) (notify, listening <-chan struct{}) {
+	l := d.Subscribe(ctx, channel, log)
+	return l.Notify, l.Listening
 }
 
 // listenPolicy is the wait before each LISTEN reconnect: 100 ms doubling to
