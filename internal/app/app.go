@@ -355,6 +355,10 @@ func (a *App) Shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("stop HTTP server: %w", err))
 		}
 	}
+	// After the last request, before the database closes.
+	if err := a.runStopHooks(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	if a.stop != nil {
 		a.stop()
 	}
@@ -419,9 +423,39 @@ func (a *App) Run(ctx context.Context, grace time.Duration) error {
 		return err
 	}
 	a.Start(ctx)
+	if err := a.RunStartHooks(ctx); err != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), grace)
+		defer cancel()
+		return errors.Join(err, a.Shutdown(sctx))
+	}
 	<-ctx.Done()
 	a.Log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	return a.Shutdown(sctx)
+}
+
+// RunStartHooks runs the application's start hooks in order; the first
+// error stops them (Run then shuts down and reports it).
+func (a *App) RunStartHooks(ctx context.Context) error {
+	for i, h := range a.onStart {
+		if err := h(ctx); err != nil {
+			return fmt.Errorf("start hook %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
+// runStopHooks runs the application's stop hooks in reverse order, all of
+// them, once, and joins their errors.
+func (a *App) runStopHooks(ctx context.Context) error {
+	var errs []error
+	hooks := a.onStop
+	a.onStop = nil
+	for i := len(hooks) - 1; i >= 0; i-- {
+		if err := hooks[i](ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop hook %d: %w", i+1, err))
+		}
+	}
+	return errors.Join(errs...)
 }
