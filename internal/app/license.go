@@ -45,11 +45,11 @@ func (a *App) startLicense(ctx context.Context, version string) error {
 	a.License = m
 	// Reconfigure validates against the server; it runs off the reload
 	// goroutine so a slow licence server never delays config changes, in
-	// one worker tracked by a.bg so Shutdown cancels and waits for it. The
-	// worker reads the settings when it runs: changes in quick succession
-	// are applied in order and the newest wins, never an older one whose
-	// validation happened to finish later.
+	// one worker tracked by a.bg so Shutdown cancels and waits for it.
+	// Changes in quick succession are applied in order and the newest
+	// wins, never an older one whose validation happened to finish later.
 	var mu sync.Mutex
+	var latest license.Settings
 	running, pending := false, false
 	revalidate := func(ctx context.Context) {
 		for {
@@ -59,21 +59,25 @@ func (a *App) startLicense(ctx context.Context, version string) error {
 				mu.Unlock()
 				return
 			}
+			s := latest
 			pending = false
 			mu.Unlock()
-			if err := m.Reconfigure(ctx, licenseSettings(a.Keys.License)); err != nil && ctx.Err() == nil {
+			if err := m.Reconfigure(ctx, s); err != nil && ctx.Err() == nil {
 				a.Log.Warn("licence re-validation after a settings change failed", "error", err.Error())
 			}
 		}
 	}
 	started := false
 	a.cancels = append(a.cancels, a.Config.Follow(func() {
+		// Read here, not in the worker: Follow follows the keys this
+		// function reads.
+		s := licenseSettings(a.Keys.License)
 		if !started { // Start has just validated these settings
 			started = true
 			return
 		}
 		mu.Lock()
-		pending = true
+		latest, pending = s, true
 		spawn := !running
 		running = true
 		mu.Unlock()
