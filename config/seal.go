@@ -59,6 +59,15 @@ func NewSealer(current []byte, old ...[]byte) (*Sealer, error) {
 // CurrentKeyID is the id of the key new values are sealed with.
 func (s *Sealer) CurrentKeyID() string { return s.current }
 
+// Knows reports whether id names one of the sealer's keys. A sealed value
+// whose key is known but that does not open has been damaged or tampered
+// with; one whose key is unknown was sealed under a key this process was
+// not given.
+func (s *Sealer) Knows(id string) bool {
+	_, ok := s.aeads[id]
+	return ok
+}
+
 // Seal encrypts plaintext for key name (bound as additional data, so a
 // ciphertext cannot be moved to another key's row).
 func (s *Sealer) Seal(name, plaintext string) (string, error) {

@@ -368,3 +368,23 @@ func TestOwnPasswordChangeIsThrottled(t *testing.T) {
 		t.Fatalf("sign-in after the guesses = %d, want 429 (the same account bucket)", r.Status)
 	}
 }
+
+// TestEmailMatchesExactly: an address that differs by an accent is
+// another address, on every database, so it cannot be used to sign in to
+// an account while dodging that account's throttle.
+func TestEmailMatchesExactly(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s db.Settings) {
+		ta := startApp(t, s, nil)
+		ta.userWithRole(ta.admin(), "view@example.com", "viewer")
+		for range 5 {
+			ta.call("POST", "/api/v1/auth/login", "", map[string]string{"email": "view@example.com", "password": "not-the-password-at-all"})
+		}
+		if r := ta.call("POST", "/api/v1/auth/login", "", map[string]string{"email": "view@example.com", "password": userPassword}); r.Status != 429 {
+			t.Fatalf("the locked account answered %d", r.Status)
+		}
+		r := ta.call("POST", "/api/v1/auth/login", "", map[string]string{"email": "vi\u00e9w@example.com", "password": userPassword})
+		if r.Status == 200 {
+			t.Fatalf("an accented variant of a locked account signed in: %s", r.Body)
+		}
+	})
+}

@@ -105,7 +105,7 @@ func OpenCoreWith(ctx context.Context, s Settings, log *slog.Logger, o CoreOptio
 		d.Close()
 		return nil, fmt.Errorf("load configuration: %w", err)
 	}
-	signing, err := auth.LoadSigningKey(ctx, d, sealer)
+	signing, err := auth.LoadSigningKey(ctx, d, sealer, log)
 	if err != nil {
 		d.Close()
 		return nil, err

@@ -39,10 +39,14 @@ func hashKey(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// CreateAPIKey makes a key for a user and returns it once; only its hash
-// is stored. expires, when not zero, is when the key stops working; it
-// must lie in the future.
-func (s *Service) CreateAPIKey(ctx context.Context, userID int64, name string, expires time.Time) (APIKey, string, error) {
+// CreateAPIKey makes a key for a user, from one of their sessions, and
+// returns it once; only its hash is stored. expires, when not zero, is
+// when the key stops working; it must lie in the future. The key is
+// written under the users lock and only while the session is live and the
+// user enabled: a password change, disabling or deletion either comes
+// after it (and revokes it) or before it (and the key is refused), so a
+// key minted from a session being ended cannot outlive it.
+func (s *Service) CreateAPIKey(ctx context.Context, userID int64, sessionID, name string, expires time.Time) (APIKey, string, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 100 {
 		return APIKey{}, "", fmt.Errorf("%w: the key name must be 1 to 100 characters", ErrInvalid)
@@ -60,13 +64,26 @@ func (s *Service) CreateAPIKey(ctx context.Context, userID int64, name string, e
 		return APIKey{}, "", err
 	}
 	token := APIKeyPrefix + base64.RawURLEncoding.EncodeToString(b)
-	k := APIKey{UserID: userID, Name: name, Prefix: token[:len(APIKeyPrefix)+6], CreatedAt: s.now().UTC().Truncate(time.Microsecond), ExpiresAt: exp}
-	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO api_keys (user_id, name, prefix, key_hash, created_at, expires_at, revoked) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-		userID, k.Name, k.Prefix, hashKey(token), k.CreatedAt, exp, false); err != nil {
-		return APIKey{}, "", fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	if err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT id FROM api_keys WHERE key_hash = ?`), hashKey(token)).Scan(&k.ID); err != nil {
-		return APIKey{}, "", fmt.Errorf("%w: %v", ErrUnavailable, err)
+	now := s.now().UTC()
+	k := APIKey{UserID: userID, Name: name, Prefix: token[:len(APIKeyPrefix)+6], CreatedAt: now.Truncate(time.Microsecond), ExpiresAt: exp}
+	err := s.inUsersTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO api_keys (user_id, name, prefix, key_hash, created_at, expires_at, revoked)
+			SELECT s.user_id, ?, ?, ?, ?, ?, ? FROM sessions s JOIN users u ON u.id = s.user_id
+			WHERE s.id = ? AND s.user_id = ? AND s.revoked = ? AND u.disabled = ? AND s.expires_at > ?`),
+			k.Name, k.Prefix, hashKey(token), k.CreatedAt, exp, false, sessionID, userID, false, false, now)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return ErrUnauthorized
+		}
+		if err := tx.QueryRowContext(ctx, s.db.Rebind(`SELECT id FROM api_keys WHERE key_hash = ?`), hashKey(token)).Scan(&k.ID); err != nil {
+			return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return APIKey{}, "", err
 	}
 	return k, token, nil
 }

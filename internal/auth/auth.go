@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/mail"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/rookery/rookery/config"
 	"github.com/rookery/rookery/internal/db"
 )
 
@@ -97,6 +99,9 @@ type Service struct {
 
 	mu    sync.Mutex
 	known map[string]knownSession
+	// epoch counts forgets: a session check that started before one must
+	// not cache what it read, which may predate a revocation.
+	epoch uint64
 }
 
 // knownSession caches a session check so that most requests cost no query
@@ -137,28 +142,33 @@ func New(d *db.DB, signingKey []byte, o Options) *Service {
 type Sealer interface {
 	Seal(name, plaintext string) (string, error)
 	Open(name, stored string) (string, error)
+	Knows(keyID string) bool
 }
 
+const signingKeyName = "jwt_signing_key"
+
 // LoadSigningKey returns the shared token signing key, creating it on first
-// use. Replicas racing to create it all end up with the one that won.
-func LoadSigningKey(ctx context.Context, d *db.DB, sealer Sealer) ([]byte, error) {
-	const name = "jwt_signing_key"
+// use. Replicas racing to create it all end up with the one that won. A
+// stored key that was sealed with one of the sealer's keys but no longer
+// opens (a damaged or tampered row) is replaced by a new one, with an
+// error in the log: every session ends, but the instance keeps working
+// and can be repaired. A key sealed under a key the sealer does not hold
+// means the process was started with the wrong CONFIG_ENCRYPTION_KEY, and
+// is an error: replacing it would lock out the replicas that hold the
+// right one.
+func LoadSigningKey(ctx context.Context, d *db.DB, sealer Sealer, log *slog.Logger) ([]byte, error) {
 	read := func() (string, error) {
 		var v string
-		err := d.QueryRowContext(ctx, d.Rebind(`SELECT secret_value FROM app_secrets WHERE name = ?`), name).Scan(&v)
+		err := d.QueryRowContext(ctx, d.Rebind(`SELECT secret_value FROM app_secrets WHERE name = ?`), signingKeyName).Scan(&v)
 		return v, err
 	}
 	stored, err := read()
 	if errors.Is(err, sql.ErrNoRows) {
-		k := make([]byte, 32)
-		if _, err := rand.Read(k); err != nil {
-			return nil, fmt.Errorf("generate signing key: %w", err)
-		}
-		sealed, serr := sealer.Seal(name, base64.StdEncoding.EncodeToString(k))
+		sealed, serr := newSealedSigningKey(sealer)
 		if serr != nil {
 			return nil, serr
 		}
-		_, serr = d.ExecContext(ctx, d.Rebind(`INSERT INTO app_secrets (name, secret_value, created_at) VALUES (?, ?, ?)`), name, sealed, time.Now().UTC())
+		_, serr = d.ExecContext(ctx, d.Rebind(`INSERT INTO app_secrets (name, secret_value, created_at) VALUES (?, ?, ?)`), signingKeyName, sealed, time.Now().UTC())
 		if serr != nil && !db.IsUniqueViolation(serr) {
 			return nil, fmt.Errorf("store signing key: %w", serr)
 		}
@@ -167,11 +177,53 @@ func LoadSigningKey(ctx context.Context, d *db.DB, sealer Sealer) ([]byte, error
 	if err != nil {
 		return nil, fmt.Errorf("read signing key: %w", err)
 	}
-	plain, err := sealer.Open(name, stored)
+	plain, err := sealer.Open(signingKeyName, stored)
 	if err != nil {
-		return nil, fmt.Errorf("signing key: %w", err)
+		if id := config.SealedKeyID(stored); validKeyID(id) && !sealer.Knows(id) {
+			return nil, fmt.Errorf("signing key: %w", err)
+		}
+		log.Error("the stored token signing key cannot be decrypted although it was sealed with a configured key: the row is damaged; replacing it with a new key, so everyone signs in again",
+			"error", err.Error())
+		sealed, serr := newSealedSigningKey(sealer)
+		if serr != nil {
+			return nil, serr
+		}
+		// Only the damaged row is replaced: a replica that got there first
+		// has already stored a good one, which the re-read below opens.
+		if _, serr := d.ExecContext(ctx, d.Rebind(`UPDATE app_secrets SET secret_value = ? WHERE name = ? AND secret_value = ?`),
+			sealed, signingKeyName, stored); serr != nil {
+			return nil, fmt.Errorf("replace damaged signing key: %w", serr)
+		}
+		if stored, err = read(); err != nil {
+			return nil, fmt.Errorf("read signing key: %w", err)
+		}
+		if plain, err = sealer.Open(signingKeyName, stored); err != nil {
+			return nil, fmt.Errorf("signing key: %w", err)
+		}
 	}
 	return base64.StdEncoding.DecodeString(plain)
+}
+
+func newSealedSigningKey(sealer Sealer) (string, error) {
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return "", fmt.Errorf("generate signing key: %w", err)
+	}
+	return sealer.Seal(signingKeyName, base64.StdEncoding.EncodeToString(k))
+}
+
+// validKeyID reports whether id has the shape of a key id (config.KeyID:
+// 16 hex digits), so an unknown one names a key rather than damage.
+func validKeyID(id string) bool {
+	if len(id) != 16 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // NormalizeEmail validates and lower-cases an address.
@@ -235,6 +287,9 @@ func (s *Service) Verify(ctx context.Context, token string) (Principal, error) {
 	var p Principal
 	var revoked, disabled bool
 	var role string
+	s.mu.Lock()
+	epoch := s.epoch
+	s.mu.Unlock()
 	// A database that stops answering (a partition, a frozen server) must
 	// not hold every request until the driver gives up.
 	qctx, cancel := context.WithTimeout(ctx, sessionCheckTimeout)
@@ -255,23 +310,38 @@ func (s *Service) Verify(ctx context.Context, token string) (Principal, error) {
 		return Principal{}, ErrUnauthorized
 	}
 	p.Role, p.SessionID = Role(role), c.ID
-	s.remember(p, now)
+	s.rememberSince(p, now, epoch)
 	return p, nil
 }
 
 // remember caches a verified session.
 func (s *Service) remember(p Principal, at time.Time) {
 	s.mu.Lock()
+	s.rememberLocked(p, at)
+	s.mu.Unlock()
+}
+
+// rememberSince caches a session checked by a read that began at epoch,
+// unless something was forgotten since: that read may have missed it.
+func (s *Service) rememberSince(p Principal, at time.Time, epoch uint64) {
+	s.mu.Lock()
+	if s.epoch == epoch {
+		s.rememberLocked(p, at)
+	}
+	s.mu.Unlock()
+}
+
+func (s *Service) rememberLocked(p Principal, at time.Time) {
 	if len(s.known) > 10000 { // bound memory; entries are cheap to rebuild
 		clear(s.known)
 	}
 	s.known[p.SessionID] = knownSession{p: p, checked: at}
-	s.mu.Unlock()
 }
 
 func (s *Service) forgetSession(id string) {
 	s.mu.Lock()
 	delete(s.known, id)
+	s.epoch++
 	s.mu.Unlock()
 }
 
@@ -291,5 +361,6 @@ func (s *Service) forgetUser(id int64) {
 			delete(s.known, k)
 		}
 	}
+	s.epoch++
 	s.mu.Unlock()
 }

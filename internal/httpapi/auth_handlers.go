@@ -256,7 +256,7 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 		}
 		expires = t
 	}
-	k, token, err := s.auth.CreateAPIKey(r.Context(), p.UserID, body.Name, expires)
+	k, token, err := s.auth.CreateAPIKey(r.Context(), p.UserID, p.SessionID, body.Name, expires)
 	if err != nil {
 		s.fail(w, r, err)
 		return

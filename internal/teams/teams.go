@@ -102,6 +102,12 @@ func (s *Store) Create(ctx context.Context, name string, members []int64, allow 
 	if err := s.db.Lock(ctx, tx, db.LockTeams); err != nil {
 		return Team{}, unavailable(err)
 	}
+	// And the users lock, always after the teams lock: the members checked
+	// below cannot be deleted before this team is written (MySQL does not
+	// enforce the foreign key that would otherwise catch it).
+	if err := s.db.Lock(ctx, tx, db.LockUsers); err != nil {
+		return Team{}, unavailable(err)
+	}
 	if allow != nil {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM teams`).Scan(&n); err != nil {
