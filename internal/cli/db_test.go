@@ -95,20 +95,7 @@ func TestDBCheck(t *testing.T) {
 			}
 		}
 		core.Close()
-		st, err := os.Stat(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.OpenFile(file, os.O_WRONLY, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		junk := make([]byte, 3*4096)
-		_, _ = rand.Read(junk)
-		if _, err := f.WriteAt(junk, st.Size()/4096/2*4096); err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
+		dbtest.Corrupt(t, file)
 		out, err = run(t, "", "db", "check")
 		if exitCode(err) != 1 || !strings.Contains(err.Error(), "damaged") || !strings.Contains(out, "integrity_check found") {
 			t.Fatalf("check of a damaged file: exit %d, %v\n%s", exitCode(err), err, out)

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -104,21 +103,8 @@ func TestQuickCheckReadsTheFile(t *testing.T) {
 		t.Fatalf("before the damage: %v", err)
 	}
 	file := s.SQLiteFile()
-	st, err := os.Stat(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(file, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	junk := make([]byte, 3*4096)
-	_, _ = rand.Read(junk)
-	if _, err := f.WriteAt(junk, st.Size()/4096/2*4096); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	err = d.QuickCheck(ctx)
+	dbtest.Corrupt(t, file)
+	err := d.QuickCheck(ctx)
 	var de *db.DamageError
 	if !errors.As(err, &de) || de.File != file || !db.IsDamaged(err) {
 		t.Fatalf("quick_check after the damage = %v; want a DamageError naming %s", err, file)

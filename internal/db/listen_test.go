@@ -1,35 +1,15 @@
 package db_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rookery/rookery/internal/db"
 	"github.com/rookery/rookery/internal/dbtest"
 )
-
-// lockedBuffer lets the listener goroutine log while the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestListenReconnects: when the server drops the LISTEN connection, the
 // listener waits the first step of its backoff (100 ms), reconnects,
@@ -39,7 +19,7 @@ func TestListenReconnects(t *testing.T) {
 	d, _ := dbtest.Open(t, db.Postgres)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var logs lockedBuffer
+	var logs dbtest.Buffer
 	notify, listening := d.Listen(ctx, "rookery_reconnect", slog.New(slog.NewTextHandler(&logs, nil)))
 	select {
 	case <-listening:
