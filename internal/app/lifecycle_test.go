@@ -18,9 +18,10 @@ import (
 )
 
 // endlessGateway is a WaddleAI stand-in whose streams send one piece of
-// text and then stay open until the client goes away.
+// text and then stay open until the client goes away or the test ends.
 func endlessGateway(t *testing.T) *httptest.Server {
 	t.Helper()
+	release := make(chan struct{})
 	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v1/chat/completions" {
 			http.NotFound(w, r)
@@ -34,9 +35,13 @@ func endlessGateway(t *testing.T) *httptest.Server {
 			fmt.Fprintf(w, "data: %s\n\n", b)
 		}
 		w.(http.Flusher).Flush()
-		<-r.Context().Done()
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
 	}))
 	t.Cleanup(gw.Close)
+	t.Cleanup(func() { close(release) }) // runs first: a stuck stream must not stall Close
 	return gw
 }
 
@@ -93,8 +98,17 @@ func TestShutdownEndsOpenStreams(t *testing.T) {
 	}
 	for i, events := range open {
 		var got []string
-		for ev := range events { // closed once the response has ended
-			got = append(got, ev)
+	read:
+		for {
+			select {
+			case ev, ok := <-events:
+				if !ok {
+					break read // the response has ended
+				}
+				got = append(got, ev)
+			case <-time.After(30 * time.Second):
+				t.Fatalf("stream %d still open after Shutdown returned; events so far %v", i, got)
+			}
 		}
 		if len(got) == 0 || got[len(got)-1] != "error" {
 			t.Errorf("stream %d ended with events %v, want a last \"error\"", i, got)
