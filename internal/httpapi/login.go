@@ -9,7 +9,10 @@ import (
 )
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Origin") != "" && !sameOrigin(r) {
+	// A page of another site must not sign the browser in (login CSRF:
+	// the victim would then act under the attacker's account). Clients
+	// without a browser send neither Sec-Fetch-Site nor Origin and pass.
+	if crossOrigin.Check(r) != nil {
 		writeError(w, http.StatusForbidden, "cross-site sign-in refused", nil)
 		return
 	}
