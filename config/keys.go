@@ -17,6 +17,14 @@ type Standard struct {
 	KillKrill        KillKrillSettings
 	MarchProxy       MarchProxySettings
 	License          LicenseSettings
+	ConfigWebhook    ConfigWebhookSettings
+}
+
+// ConfigWebhookSettings say where committed configuration changes are
+// sent, and the secret their signature is made with.
+type ConfigWebhookSettings struct {
+	URL    *Setting[string]
+	Secret *Setting[Secret]
 }
 
 // SMTPSettings are the standards' mail settings.
@@ -140,6 +148,16 @@ func NewStandard() *Standard {
 				Validate(Regex(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`, "letters, digits, dots, hyphens and underscores"))),
 			ReleaseMode: Bool("release_mode", License, Default("false"),
 				Describe("Enforce the licence (false: development, every feature on)")),
+		},
+
+		ConfigWebhook: ConfigWebhookSettings{
+			// The URL carries the secret: whoever chooses the receiver could
+			// otherwise collect signatures made with it.
+			URL: String("config_webhook_url", Integration,
+				Describe("Receiver of a signed POST after each committed configuration change; empty sends nothing"),
+				Validate(Optional(SecureURL())), Carries("config_webhook_secret")),
+			Secret: SecretString("config_webhook_secret", Integration,
+				Describe("Secret of the X-Rookery-Signature HMAC on configuration change events")),
 		},
 	}
 }

@@ -19,13 +19,50 @@ type Rule interface {
 	Describe() string
 }
 
+// Limits are what a rule accepts in structured form, for the published
+// JSON Schema and the settings page's editors (which must not parse
+// Describe's prose). A zero field means the rule says nothing about it.
+type Limits struct {
+	// Min and Max bound an integer.
+	Min, Max *int64
+	// Enum lists the only accepted values.
+	Enum []string
+	// Format is a JSON Schema format: "uri", "email" or "hostname".
+	Format string
+	// Schemes are the URL schemes a "uri" accepts.
+	Schemes []string
+	// Pattern is a regular expression the value must match.
+	Pattern string
+	// Empty says the empty string is accepted besides the above.
+	Empty bool
+}
+
+// Limited is a Rule that can state its limits; the rules of this package
+// all do. RuleLimits asks any Rule.
+type Limited interface {
+	Limits() Limits
+}
+
+// RuleLimits returns r's structured limits; a rule that does not state
+// them (an application's own) has none.
+func RuleLimits(r Rule) Limits {
+	if l, ok := r.(Limited); ok {
+		return l.Limits()
+	}
+	return Limits{}
+}
+
 type ruleFunc struct {
-	desc  string
-	check func(string) error
+	desc   string
+	check  func(string) error
+	limits Limits
 }
 
 func (r ruleFunc) Check(v string) error { return r.check(v) }
 func (r ruleFunc) Describe() string     { return r.desc }
+func (r ruleFunc) Limits() Limits       { return r.limits }
+
+func int64p(n int64) *int64 { return &n }
 
 // URL accepts an absolute URL with one of the given schemes (http and https
 // when none are given) and a host.
@@ -53,7 +90,7 @@ func URL(schemes ...string) Rule {
 			}
 		}
 		return fmt.Errorf("must use the scheme %s", strings.Join(schemes, " or "))
-	}}
+	}, Limits{Format: "uri", Schemes: schemes}}
 }
 
 // SecureURL accepts an https URL, or plain http only to this machine
@@ -73,7 +110,7 @@ func SecureURL() Rule {
 			return nil
 		}
 		return errors.New("must use https (plain http is accepted only for localhost)")
-	}}
+	}, Limits{Format: "uri", Schemes: []string{"https", "http"}}}
 }
 
 // EmailAddress accepts a bare address (no display name).
@@ -84,12 +121,12 @@ func EmailAddress() Rule {
 			return errors.New("must be an email address such as ops@example.com")
 		}
 		return nil
-	}}
+	}, Limits{Format: "email"}}
 }
 
 // Port accepts 1-65535.
 func Port() Rule {
-	return ruleFunc{"a port (1-65535)", checkPort}
+	return ruleFunc{"a port (1-65535)", checkPort, Limits{Min: int64p(1), Max: int64p(65535)}}
 }
 
 func checkPort(v string) error {
@@ -107,7 +144,7 @@ func Hostname() Rule {
 			return errors.New("must be a host name (letters, digits, hyphens, dots) or an IP address")
 		}
 		return nil
-	}}
+	}, Limits{Format: "hostname"}}
 }
 
 // HostPort accepts host:port.
@@ -118,7 +155,7 @@ func HostPort() Rule {
 			return errors.New("must be host:port such as service:50051")
 		}
 		return checkPort(p)
-	}}
+	}, Limits{}}
 }
 
 func validHost(h string) bool {
@@ -152,7 +189,7 @@ func OneOf(values ...string) Rule {
 			}
 		}
 		return errors.New("must be " + desc)
-	}}
+	}, Limits{Enum: append([]string(nil), values...)}}
 }
 
 // Range accepts integers within [min, max].
@@ -164,7 +201,7 @@ func Range(min, max int64) Rule {
 			return errors.New("must be " + desc)
 		}
 		return nil
-	}}
+	}, Limits{Min: int64p(min), Max: int64p(max)}}
 }
 
 // Regex accepts values matching pattern; hint describes the shape to a user.
@@ -175,15 +212,17 @@ func Regex(pattern, hint string) Rule {
 			return errors.New("must be " + hint)
 		}
 		return nil
-	}}
+	}, Limits{Pattern: pattern}}
 }
 
 // Optional lets the empty string through, then applies r.
 func Optional(r Rule) Rule {
+	l := RuleLimits(r)
+	l.Empty = true
 	return ruleFunc{r.Describe() + " (or empty)", func(v string) error {
 		if v == "" {
 			return nil
 		}
 		return r.Check(v)
-	}}
+	}, l}
 }
