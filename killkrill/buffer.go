@@ -22,6 +22,9 @@ type entry struct {
 	rec  slog.Record
 	hs   *handlerState
 	m    *Metric
+	// spool marks an entry whose delivery failed in a way worth retrying;
+	// the shipping goroutine moves it to the spool after the batch.
+	spool bool
 }
 
 // urgent entries (error and above) are dropped only when nothing else is left.

@@ -144,7 +144,20 @@ type Config struct {
 	// HTTPClient replaces the Shipper's own client (pooled keep-alive
 	// connections sized to Concurrency).
 	HTTPClient *http.Client
+
+	// SpoolDir, when set, is a directory where entries that cannot be
+	// delivered are kept on disk and from which they are sent again, in
+	// order, once the receiver answers, also after a restart. Only the
+	// shipping goroutine writes it. Empty means no spool: undelivered
+	// entries go to the local fallback. It is fixed at New.
+	SpoolDir string
+	// SpoolMaxBytes caps the spool (default 256 MiB). When full, the oldest
+	// non-error entries are dropped first and counted.
+	SpoolMaxBytes int64
 }
+
+// DefaultSpoolMaxBytes is the spool cap when SpoolMaxBytes is zero.
+const DefaultSpoolMaxBytes = 256 << 20
 
 // ConfigFromEnv reads the KILLKRILL_* variables through lookup (os.LookupEnv
 // when nil). KILLKRILL_ENABLED defaults to true when KILLKRILL_API_URL is set.
@@ -228,6 +241,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%w: %s %d must not be negative", ErrInvalidConfig, n.name, n.v)
 		}
 	}
+	if c.SpoolMaxBytes < 0 {
+		return fmt.Errorf("%w: spool size %d must not be negative", ErrInvalidConfig, c.SpoolMaxBytes)
+	}
 	if !c.Enabled {
 		return nil
 	}
@@ -299,6 +315,7 @@ func (c Config) withDefaults() Config {
 	c.RetryBackoff = cmp.Or(c.RetryBackoff, DefaultRetryBackoff)
 	c.RequestTimeout = cmp.Or(c.RequestTimeout, DefaultRequestTimeout)
 	c.CircuitThreshold = cmp.Or(c.CircuitThreshold, DefaultCircuitThreshold)
+	c.SpoolMaxBytes = cmp.Or(c.SpoolMaxBytes, DefaultSpoolMaxBytes)
 	return c
 }
 

@@ -56,6 +56,12 @@ type Shipper struct {
 	cancelSend context.CancelFunc
 
 	batch []entry // owned by the shipping goroutine
+
+	// spool is the on-disk queue of undelivered entries (nil without
+	// Config.SpoolDir). Only the shipping goroutine writes it.
+	spool   *spool
+	spoolW  worker // the shipping goroutine's encoder for spool lines
+	spoolLn []byte
 }
 
 // settings is one immutable view of the configuration, swapped atomically.
@@ -101,6 +107,14 @@ func New(cfg Config) (*Shipper, error) {
 		return nil, err
 	}
 	s.buf = newBuffer(st.cfg.BufferSize)
+	if cfg.SpoolDir != "" {
+		sp, err := openSpool(cfg.SpoolDir, st.cfg.SpoolMaxBytes)
+		if err != nil {
+			s.fb.close()
+			return nil, err
+		}
+		s.spool = sp
+	}
 	s.cur.Store(st)
 	s.sendCtx, s.cancelSend = context.WithCancel(context.Background())
 	go s.run(st.cfg.FlushInterval)
@@ -175,6 +189,9 @@ func (s *Shipper) Reconfigure(cfg Config) error {
 		return err
 	}
 	s.buf.setLimit(st.cfg.BufferSize)
+	if s.spool != nil {
+		s.spool.maxBytes.Store(st.cfg.SpoolMaxBytes)
+	}
 	// A new target starts with a clean record; the same target keeps its
 	// open circuit, which only a successful probe may close.
 	if st.logsURL != old.logsURL || st.batchURL != old.batchURL || st.cfg.Mode != old.cfg.Mode {
@@ -229,6 +246,9 @@ func (s *Shipper) run(interval time.Duration) {
 		case <-s.stop:
 			s.buf.close()
 			s.flush(true)
+			if s.spool != nil {
+				s.spool.close()
+			}
 			s.fb.close()
 			s.transport.CloseIdleConnections()
 			return
@@ -256,13 +276,29 @@ func (s *Shipper) flush(probe bool) (failed int) {
 	if st.cfg.Enabled && probe {
 		s.probeCircuits(st)
 	}
+	spooling := st.cfg.Enabled && s.spool != nil
+	if spooling && s.spool.len() > 0 {
+		s.replaySpool(st)
+	}
 	for n := s.buf.len(); n > 0; {
 		s.batch = s.buf.take(s.batch[:0], min(n, st.cfg.BatchSize))
 		if len(s.batch) == 0 {
 			break
 		}
 		n -= len(s.batch)
-		failed += s.deliver(st, s.batch)
+		if spooling && s.spool.len() > 0 {
+			// Older entries still wait on disk: these go behind them, so
+			// the receiver gets everything in the order it was logged.
+			for i := range s.batch {
+				s.batch[i].spool = true
+			}
+			failed += len(s.batch)
+		} else {
+			failed += s.deliver(st, s.batch)
+		}
+		if spooling {
+			s.spoolFailed(st, s.batch)
+		}
 		clear(s.batch)
 	}
 	return failed
@@ -388,6 +424,8 @@ type Stats struct {
 	// Notes explain settings that are accepted but have no effect on the real
 	// receivers, such as KILLKRILL_GRPC_URL.
 	Notes []string `json:"notes"`
+	// Spool is the on-disk queue of entries waiting for the receiver.
+	Spool SpoolStats `json:"spool"`
 }
 
 // Stats returns a snapshot of the counters and state.
@@ -408,6 +446,7 @@ func (s *Shipper) Stats() Stats {
 		},
 		Queued: queued,
 		Notes:  append([]string{}, st.notes...),
+		Spool:  s.spool.stats(),
 	}
 	out.LastError, out.LastErrorAt, out.LastSuccessAt = s.stats.last()
 	out.Healthy = out.Enabled && !out.CircuitOpen && !s.stats.lastFailed.Load()

@@ -363,7 +363,7 @@ func TestStatsJSONIsStable(t *testing.T) {
 	var got map[string]any
 	_ = json.Unmarshal(b, &got)
 	want := []string{"enabled", "mode", "healthy", "circuit_open", "sent", "failed", "fallback",
-		"fallback_errors", "dropped", "queued", "last_error", "last_error_at", "last_success_at", "notes"}
+		"fallback_errors", "dropped", "queued", "last_error", "last_error_at", "last_success_at", "notes", "spool"}
 	var keys []string
 	for k := range got {
 		keys = append(keys, k)

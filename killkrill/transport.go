@@ -317,11 +317,24 @@ func (s *Shipper) checkHealth(ctx context.Context, st *settings, name, url strin
 	return nil
 }
 
-// fail records a delivery failure and writes the entry locally.
+// fail records a delivery failure and writes the entry locally, or, with a
+// spool, marks it for the spool when sending it again may succeed. The
+// spool itself is written afterwards by the shipping goroutine.
 func (s *Shipper) fail(st *settings, w *worker, e *entry, err error) {
 	s.stats.failed.Add(1)
 	s.stats.failure(err)
+	if s.spool != nil && st.cfg.Enabled && retryable(err) {
+		e.spool = true
+		return
+	}
 	s.writeFallbackWith(w, st, e)
+}
+
+// retryable says whether an entry that failed with err may be sent again:
+// anything but a 4xx answer, which means the receiver refused this body.
+func retryable(err error) bool {
+	var se *StatusError
+	return !errors.As(err, &se) || se.Code >= 500
 }
 
 func (s *Shipper) writeFallback(st *settings, e *entry) {
