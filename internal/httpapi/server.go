@@ -148,6 +148,7 @@ func (s *Server) routes() {
 	// Viewing the audit log is the standards' professional "audit logging".
 	s.mux.Handle("GET /api/v1/config/{key}/history", s.require(auth.Admin, s.feature(license.FeatureAuditLogs, s.configHistory)))
 	s.mux.Handle("GET /api/v1/audit", s.require(auth.Admin, s.feature(license.FeatureAuditLogs, s.auditLog)))
+	s.configCodeRoutes()
 	s.licenseRoutes()
 	s.teamRoutes()
 	s.apiKeyRoutes()
