@@ -55,6 +55,11 @@ type KillKrillSettings struct {
 	ClientSecret  *Setting[Secret]
 	Mode          *Setting[string]
 	FlushInterval *Setting[time.Duration]
+	// SpoolMaxMB caps the on-disk spool of entries waiting for KillKrill.
+	SpoolMaxMB *Setting[int64]
+	// OTLPEndpoint, when set, exports logs, metrics and traces over
+	// OTLP/HTTP; its variable is the standard OTEL_EXPORTER_OTLP_ENDPOINT.
+	OTLPEndpoint *Setting[string]
 }
 
 // MarchProxySettings say where the gateway's API server is and how to sign
@@ -126,6 +131,12 @@ func NewStandard() *Standard {
 				Describe("entry: one JSON entry per request (the real receivers); batch: the standards' batch body"), Validate(OneOf("entry", "batch"))),
 			FlushInterval: Seconds("killkrill_flush_interval", Integration, Default("5"),
 				Describe("Seconds between batches sent to KillKrill"), Validate(Range(1, 300))),
+			SpoolMaxMB: Int("killkrill_spool_max_mb", Integration, Default("256"),
+				Describe("Megabytes of undelivered KillKrill entries kept on disk under DATA_DIR for replay; when full the oldest non-errors go first"),
+				Validate(Range(1, 1<<20))),
+			OTLPEndpoint: String("otel_exporter_otlp_endpoint", Integration,
+				Describe("OpenTelemetry collector base URL (OTLP/HTTP, e.g. http://otel-collector:4318); empty switches OpenTelemetry export off"),
+				Validate(Optional(URL()))),
 		},
 
 		MarchProxy: MarchProxySettings{
