@@ -236,24 +236,36 @@ func (enc *encoder) markDuplicates() {
 }
 
 // appendMetricDoc writes a metric as an ECS document for the local
-// fallback: event.kind "metric", metric.name/type/value, labels.<key>.
+// fallback. ECS has no metric fields, so the reading is the message and
+// labels.metric_name/metric_type/metric_value (strings, as ECS labels are)
+// beside the metric's own labels.<key>.
 func appendMetricDoc(dst []byte, m *Metric, service string) []byte {
+	value := appendFloat(nil, m.Value)
+	if value[0] == '"' {
+		value = value[1 : len(value)-1]
+	}
 	dst = append(dst, '{')
 	dst = appendKey(dst, FieldTimestamp, true)
 	dst = appendTime(dst, m.Time.UTC(), time.RFC3339Nano)
 	dst = appendKey(dst, "event.kind", false)
 	dst = appendString(dst, "metric")
+	dst = appendKey(dst, FieldMessage, false)
+	dst = appendString(dst, m.Name+" "+string(m.Type)+" "+string(value))
 	dst = appendKey(dst, FieldServiceName, false)
 	dst = appendString(dst, service)
 	dst = appendKey(dst, FieldECSVersion, false)
 	dst = appendString(dst, ECSVersion)
-	dst = appendKey(dst, "metric.name", false)
+	dst = appendKey(dst, labelsPrefix+"metric_name", false)
 	dst = appendString(dst, m.Name)
-	dst = appendKey(dst, "metric.type", false)
+	dst = appendKey(dst, labelsPrefix+"metric_type", false)
 	dst = appendString(dst, string(m.Type))
-	dst = appendKey(dst, "metric.value", false)
-	dst = appendFloat(dst, m.Value)
+	dst = appendKey(dst, labelsPrefix+"metric_value", false)
+	dst = appendString(dst, string(value))
 	for _, k := range sortedKeys(m.Labels) {
+		switch k {
+		case "metric_name", "metric_type", "metric_value":
+			continue // the reading's own fields win
+		}
 		dst = appendKey(dst, labelName(k), false)
 		dst = appendString(dst, maskLabel(k, m.Labels[k]))
 	}
@@ -367,6 +379,16 @@ func appendValue(dst []byte, v slog.Value, conv conversion) (out []byte) {
 			out = appendString(dst[:start], fmt.Sprintf("!PANIC: %v", p))
 		}
 	}()
+	if conv == convKeyword && v.Kind() != slog.KindString {
+		// ECS keyword fields and labels hold strings: write the value's JSON
+		// text (a number, true, an object...) as one string.
+		dst = appendValue(dst, v, convNone)
+		if len(dst) > start && dst[start] != '"' {
+			raw := string(dst[start:])
+			dst = appendString(dst[:start], raw)
+		}
+		return dst
+	}
 	if conv == convErrorText {
 		switch v.Kind() {
 		case slog.KindString:

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -295,7 +296,7 @@ func TestLocalFallbackWhenDisabled(t *testing.T) {
 		t.Fatalf("%d fallback lines, want 100", len(docs))
 	}
 	for i, d := range docs {
-		if d["labels.i"] != float64(i) || d["user.id"] != "u1" || d["log.level"] != "debug" || d["service.name"] != "svc" {
+		if d["labels.i"] != strconv.Itoa(i) || d["user.id"] != "u1" || d["log.level"] != "debug" || d["service.name"] != "svc" {
 			t.Fatalf("line %d = %v", i, d)
 		}
 	}

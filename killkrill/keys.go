@@ -20,6 +20,7 @@ const (
 	convMsToNs                // a number of milliseconds becomes event.duration in ns
 	convDurationNs            // a time.Duration becomes event.duration in ns
 	convErrorText             // any value becomes its text, for error.message
+	convKeyword               // any value becomes a JSON string: ECS keyword fields and labels
 )
 
 // alias maps the short keys the standards' examples use to ECS names. The
@@ -28,21 +29,21 @@ const (
 func alias(key string) (string, conversion, bool) {
 	switch key {
 	case "user_id":
-		return "user.id", convNone, true
+		return "user.id", convKeyword, true
 	case "team_id", "org_id", "organization_id":
-		return "organization.id", convNone, true
+		return "organization.id", convKeyword, true
 	case "ip_address", "client_ip":
 		return "source.ip", convNone, true
 	case "request_id":
-		return "http.request.id", convNone, true
+		return "http.request.id", convKeyword, true
 	case "trace_id":
-		return "trace.id", convNone, true
+		return "trace.id", convKeyword, true
 	case "span_id":
-		return "span.id", convNone, true
+		return "span.id", convKeyword, true
 	case "method":
-		return "http.request.method", convNone, true
+		return "http.request.method", convKeyword, true
 	case "path":
-		return "url.path", convNone, true
+		return "url.path", convKeyword, true
 	case "status", "status_code":
 		return "http.response.status_code", convNone, true
 	case "duration_ms":
@@ -50,13 +51,13 @@ func alias(key string) (string, conversion, bool) {
 	case "duration":
 		return "event.duration", convDurationNs, true
 	case "action":
-		return "event.action", convNone, true
+		return "event.action", convKeyword, true
 	case "outcome":
-		return "event.outcome", convNone, true
+		return "event.outcome", convKeyword, true
 	case "error", "err":
 		return "error.message", convErrorText, true
 	case "user_agent":
-		return "user_agent.original", convNone, true
+		return "user_agent.original", convKeyword, true
 	}
 	return "", convNone, false
 }
@@ -100,9 +101,29 @@ func ecsName(key string) (string, conversion) {
 		return to, conv
 	}
 	if i := strings.IndexByte(key, '.'); i > 0 && i < len(key)-1 && isECSFieldSet(key[:i]) && !isReserved(key) {
+		if key[:i] == "labels" || isKeywordField(key) {
+			return key, convKeyword
+		}
 		return key, convNone
 	}
-	return labelName(key), convNone
+	return labelName(key), convKeyword
+}
+
+// isKeywordField reports whether an ECS field rookery writes is of type
+// keyword (or another string type), so that a number or boolean logged
+// under it is written as a string, as Elasticsearch's mapping expects.
+// The types are those of the ECS field reference (see
+// testdata/ecs_fields.tsv, checked by TestECSFieldTypes).
+func isKeywordField(name string) bool {
+	switch name {
+	case "user.id", "user.name", "user.email", "organization.id", "organization.name",
+		"http.request.id", "http.request.method", "url.path", "url.original",
+		"event.action", "event.outcome", "event.kind", "event.category", "event.dataset",
+		"trace.id", "span.id", "transaction.id", "user_agent.original", "error.type",
+		"error.code", "service.version", "service.environment", "host.name":
+		return true
+	}
+	return false
 }
 
 func labelName(key string) string {

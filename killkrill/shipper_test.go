@@ -487,7 +487,7 @@ func TestFallbackFile(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[1]), &metric); err != nil {
 		t.Fatal(err)
 	}
-	if metric["event.kind"] != "metric" || metric["metric.name"] != MetricTeamsTotal || metric["metric.value"] != 3.0 ||
+	if metric["event.kind"] != "metric" || metric["labels.metric_name"] != MetricTeamsTotal || metric["labels.metric_value"] != "3" ||
 		metric["labels.region"] != "eu" || metric["ecs.version"] != ECSVersion {
 		t.Errorf("metric fallback line = %s", lines[1])
 	}
