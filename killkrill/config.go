@@ -149,7 +149,8 @@ type Config struct {
 	// delivered are kept on disk and from which they are sent again, in
 	// order, once the receiver answers, also after a restart. Only the
 	// shipping goroutine writes it. Empty means no spool: undelivered
-	// entries go to the local fallback. It is fixed at New.
+	// entries go to the local fallback. The first Config (New or
+	// Reconfigure) that names a directory opens it; it is not moved later.
 	SpoolDir string
 	// SpoolMaxBytes caps the spool (default 256 MiB). When full, the oldest
 	// non-error entries are dropped first and counted.

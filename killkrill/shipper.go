@@ -57,9 +57,9 @@ type Shipper struct {
 
 	batch []entry // owned by the shipping goroutine
 
-	// spool is the on-disk queue of undelivered entries (nil without
-	// Config.SpoolDir). Only the shipping goroutine writes it.
-	spool   *spool
+	// spool is the on-disk queue of undelivered entries (nil until a
+	// Config names SpoolDir). Only the shipping goroutine writes it.
+	spool   atomic.Pointer[spool]
 	spoolW  worker // the shipping goroutine's encoder for spool lines
 	spoolLn []byte
 }
@@ -107,13 +107,9 @@ func New(cfg Config) (*Shipper, error) {
 		return nil, err
 	}
 	s.buf = newBuffer(st.cfg.BufferSize)
-	if cfg.SpoolDir != "" {
-		sp, err := openSpool(cfg.SpoolDir, st.cfg.SpoolMaxBytes)
-		if err != nil {
-			s.fb.close()
-			return nil, err
-		}
-		s.spool = sp
+	if err := s.openSpool(st.cfg); err != nil {
+		s.fb.close()
+		return nil, err
 	}
 	s.cur.Store(st)
 	s.sendCtx, s.cancelSend = context.WithCancel(context.Background())
@@ -189,8 +185,8 @@ func (s *Shipper) Reconfigure(cfg Config) error {
 		return err
 	}
 	s.buf.setLimit(st.cfg.BufferSize)
-	if s.spool != nil {
-		s.spool.maxBytes.Store(st.cfg.SpoolMaxBytes)
+	if err := s.openSpool(st.cfg); err != nil {
+		return err
 	}
 	// A new target starts with a clean record; the same target keeps its
 	// open circuit, which only a successful probe may close.
@@ -246,8 +242,8 @@ func (s *Shipper) run(interval time.Duration) {
 		case <-s.stop:
 			s.buf.close()
 			s.flush(true)
-			if s.spool != nil {
-				s.spool.close()
+			if sp := s.spool.Load(); sp != nil {
+				sp.close()
 			}
 			s.fb.close()
 			s.transport.CloseIdleConnections()
@@ -276,9 +272,10 @@ func (s *Shipper) flush(probe bool) (failed int) {
 	if st.cfg.Enabled && probe {
 		s.probeCircuits(st)
 	}
-	spooling := st.cfg.Enabled && s.spool != nil
-	if spooling && s.spool.len() > 0 {
-		s.replaySpool(st)
+	sp := s.spool.Load()
+	spooling := st.cfg.Enabled && sp != nil
+	if spooling && sp.len() > 0 {
+		s.replaySpool(st, sp)
 	}
 	for n := s.buf.len(); n > 0; {
 		s.batch = s.buf.take(s.batch[:0], min(n, st.cfg.BatchSize))
@@ -286,7 +283,7 @@ func (s *Shipper) flush(probe bool) (failed int) {
 			break
 		}
 		n -= len(s.batch)
-		if spooling && s.spool.len() > 0 {
+		if spooling && sp.len() > 0 {
 			// Older entries still wait on disk: these go behind them, so
 			// the receiver gets everything in the order it was logged.
 			for i := range s.batch {
@@ -297,7 +294,7 @@ func (s *Shipper) flush(probe bool) (failed int) {
 			failed += s.deliver(st, s.batch)
 		}
 		if spooling {
-			s.spoolFailed(st, s.batch)
+			s.spoolFailed(st, sp, s.batch)
 		}
 		clear(s.batch)
 	}
@@ -446,7 +443,7 @@ func (s *Shipper) Stats() Stats {
 		},
 		Queued: queued,
 		Notes:  append([]string{}, st.notes...),
-		Spool:  s.spool.stats(),
+		Spool:  s.spool.Load().stats(),
 	}
 	out.LastError, out.LastErrorAt, out.LastSuccessAt = s.stats.last()
 	out.Healthy = out.Enabled && !out.CircuitOpen && !s.stats.lastFailed.Load()

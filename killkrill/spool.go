@@ -553,7 +553,7 @@ func (sp *spool) stats() SpoolStats {
 // spoolFailed moves the entries of batch marked for the spool onto it, in
 // batch order. An entry the spool cannot take goes to the local fallback,
 // the last resort.
-func (s *Shipper) spoolFailed(st *settings, batch []entry) {
+func (s *Shipper) spoolFailed(st *settings, sp *spool, batch []entry) {
 	w := &s.spoolW
 	for i := range batch {
 		e := &batch[i]
@@ -570,7 +570,7 @@ func (s *Shipper) spoolFailed(st *settings, batch []entry) {
 			at = e.rec.Time
 		}
 		var err error
-		s.spoolLn, err = s.spool.add(e.kind, e.urgent(), at, w.body, s.spoolLn)
+		s.spoolLn, err = sp.add(e.kind, e.urgent(), at, w.body, s.spoolLn)
 		if err != nil {
 			s.writeFallbackWith(w, st, e)
 		}
@@ -580,8 +580,8 @@ func (s *Shipper) spoolFailed(st *settings, batch []entry) {
 // replaySpool sends spooled entries one at a time, oldest first, until the
 // spool is empty or a receiver fails; one at a time so that they arrive in
 // the order they were logged.
-func (s *Shipper) replaySpool(st *settings) {
-	_, err := s.spool.replay(s.stop, func(kind entryKind, body []byte) bool {
+func (s *Shipper) replaySpool(st *settings, sp *spool) {
+	_, err := sp.replay(s.stop, func(kind entryKind, body []byte) bool {
 		c, name, url := &s.logCircuit, "log receiver", st.logsURL
 		if kind == kindMetric {
 			c, name, url = &s.metricCircuit, "metrics receiver", st.metricsURL
@@ -615,7 +615,7 @@ func (s *Shipper) replaySpool(st *settings) {
 		return true
 	})
 	if err != nil {
-		s.spool.noteErr(err)
+		sp.noteErr(err)
 	}
 }
 
@@ -631,4 +631,23 @@ func spoolBatchBody(dst []byte, kind entryKind, body []byte) []byte {
 		return append(dst, "]}"...)
 	}
 	return append(dst, `],"metrics":[]}`...)
+}
+
+// openSpool opens the spool the first time a Config names SpoolDir, and
+// afterwards only follows the size cap: entries already on disk stay where
+// they are, so the directory is not moved at run time.
+func (s *Shipper) openSpool(cfg Config) error {
+	if sp := s.spool.Load(); sp != nil {
+		sp.maxBytes.Store(cfg.SpoolMaxBytes)
+		return nil
+	}
+	if cfg.SpoolDir == "" {
+		return nil
+	}
+	sp, err := openSpool(cfg.SpoolDir, cfg.SpoolMaxBytes)
+	if err != nil {
+		return err
+	}
+	s.spool.Store(sp)
+	return nil
 }

@@ -309,7 +309,7 @@ func TestSpoolUnwritableFallsBackLocally(t *testing.T) {
 	s := newShipper(t, cfg)
 	// A directory where the first segment file should go: the spool
 	// cannot create it, whoever runs the test.
-	if err := os.Mkdir(s.spool.segPath(1), 0o700); err != nil {
+	if err := os.Mkdir(s.spool.Load().segPath(1), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	slog.New(NewHandler(s, nil)).Info("kept locally")

@@ -323,7 +323,7 @@ func (s *Shipper) checkHealth(ctx context.Context, st *settings, name, url strin
 func (s *Shipper) fail(st *settings, w *worker, e *entry, err error) {
 	s.stats.failed.Add(1)
 	s.stats.failure(err)
-	if s.spool != nil && st.cfg.Enabled && retryable(err) {
+	if s.spool.Load() != nil && st.cfg.Enabled && retryable(err) {
 		e.spool = true
 		return
 	}

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -25,6 +26,7 @@ func KillKrillConfig(k *Keys, base killkrill.Config) killkrill.Config {
 	cfg.ClientSecret = kk.ClientSecret.Get()
 	cfg.Mode = killkrill.Mode(kk.Mode.Get())
 	cfg.FlushInterval = kk.FlushInterval.Get()
+	cfg.SpoolMaxBytes = kk.SpoolMaxMB.Get() << 20
 	if cfg.ServiceName == "" {
 		cfg.ServiceName = k.AppName.Get()
 	}
@@ -41,6 +43,11 @@ func (a *App) followKillKrill() {
 	// base is what the process gave the shipper; the settings go on top
 	// of it each time, so a service name left empty follows app_name.
 	base := sh.Config()
+	if base.SpoolDir == "" && a.Settings.DataDir != "" {
+		// Undelivered entries wait on disk next to the database file and
+		// the licence cache, and survive a restart.
+		base.SpoolDir = filepath.Join(a.Settings.DataDir, "killkrill-spool")
+	}
 	a.cancels = append(a.cancels, a.Config.Follow(func() {
 		if err := sh.Reconfigure(KillKrillConfig(a.Keys, base)); err != nil {
 			a.Log.Warn("KillKrill settings refused; keeping the previous ones", "error", err.Error())
