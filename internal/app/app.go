@@ -240,6 +240,7 @@ func (a *App) Start(ctx context.Context) {
 		defer a.loops.Done()
 		a.purgeSessions(ctx, sessionPurgeInterval)
 	}()
+	a.startWebhook(ctx)
 	if a.Settings.GRPCEnabled {
 		if err := a.startGRPCHealth(ctx); err != nil {
 			a.Log.Error("gRPC health not served", "error", err.Error())
