@@ -114,7 +114,7 @@ func TestConfigAsCodeAPI(t *testing.T) {
 			t.Fatalf("version after restore %v", g["version"])
 		}
 		for path, body := range map[string]any{
-			"/api/v1/config/app_name/restore": map[string]any{"version": 42},
+			"/api/v1/config/app_name/restore":  map[string]any{"version": 42},
 			"/api/v1/config/smtp_pass/restore": map[string]any{"version": 1},
 			"/api/v1/config/restore":           map[string]any{"at": "yesterday"},
 		} {

@@ -248,6 +248,7 @@ replaced after the database commit.`,
 	rotate.Flags().StringVar(&newKey, "new-key", "", "the new key, base64 of 32 bytes (default: generate one)")
 
 	cmd.AddCommand(list, get, set, del, history, keys, rotate)
+	cmd.AddCommand(cl.configCodeCmds()...)
 	return cmd
 }
 
