@@ -166,6 +166,20 @@ func ParseDocument(data []byte) (Document, error) {
 		return Document{}, fmt.Errorf("%w: the document is larger than %d bytes", ErrInvalid, maxDocumentBytes)
 	}
 	var d Document
+	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '{' {
+		// JSON is read as JSON: YAML refuses some valid JSON (tabs
+		// before a key), and numbers stay exact.
+		dec := json.NewDecoder(bytes.NewReader(t))
+		dec.DisallowUnknownFields()
+		dec.UseNumber()
+		if err := dec.Decode(&d); err != nil {
+			return Document{}, fmt.Errorf("%w: the document is not valid JSON of the expected shape: %s", ErrInvalid, yamlReason(err))
+		}
+		if dec.More() {
+			return Document{}, fmt.Errorf("%w: the document must be a single JSON object", ErrInvalid)
+		}
+		return d, d.check()
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&d); err != nil {
@@ -381,6 +395,8 @@ func (s *Store) documentText(k Key, raw any) (string, error) {
 			return open, nil
 		}
 		return v, nil
+	case json.Number:
+		return v.String(), nil
 	case bool:
 		return strconv.FormatBool(v), nil
 	case int:

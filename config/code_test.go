@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -278,4 +279,20 @@ func TestSchemaLimits(t *testing.T) {
 func ptr(v any) *int64 {
 	n, _ := v.(int64)
 	return &n
+}
+
+// TestParseDocumentJSON: JSON is read as JSON (tabs and all), numbers exact.
+func TestParseDocumentJSON(t *testing.T) {
+	doc, err := config.ParseDocument([]byte("{\n\t\"kind\": \"rookery/config\",\n\t\"values\": {\"smtp_port\": 2525, \"app_name\": \"a\"}\n}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := doc.Values["smtp_port"].(json.Number); !ok || n.String() != "2525" {
+		t.Fatalf("smtp_port read as %T %v", doc.Values["smtp_port"], doc.Values["smtp_port"])
+	}
+	for _, bad := range []string{`{"values": {}} {}`, `{"values": {}, "extra": 1}`, `{"values": 3}`} {
+		if _, err := config.ParseDocument([]byte(bad)); !errors.Is(err, config.ErrInvalid) {
+			t.Errorf("document %s: %v", bad, err)
+		}
+	}
 }

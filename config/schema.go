@@ -49,7 +49,9 @@ func keySchema(k Key) map[string]any {
 		"x-type":      string(k.Type),
 	}
 	var l Limits
-	if k.Rule != nil {
+	// A sensitive value may come sealed (enc:v1:...), which no limit of
+	// the clear value describes.
+	if k.Rule != nil && !k.Sensitive {
 		l = RuleLimits(k.Rule)
 	}
 	switch k.Type {
