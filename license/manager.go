@@ -182,6 +182,10 @@ func (m *Manager) RecordFeatureUse(name string) {
 	}
 }
 
+// FeatureUses returns every use of each feature counted since start (by
+// RequireFeature and RecordFeatureUse), for metrics such as features.used.
+func (m *Manager) FeatureUses() map[string]int64 { return m.usage.totals() }
+
 // Start validates the licence and starts the background loop that
 // re-validates it and sends a keepalive every Interval.
 //

@@ -14,6 +14,7 @@ const maxTrackedFeatures = 1024
 type usageCounter struct {
 	mu     sync.Mutex
 	counts map[string]*atomic.Int64
+	sent   map[string]int64 // reported to the server so far, for totals
 }
 
 func newUsageCounter() *usageCounter {
@@ -56,6 +57,21 @@ func (u *usageCounter) subtract(sent map[string]int64) {
 	for name, n := range sent {
 		if c, ok := u.counts[name]; ok {
 			c.Add(-n)
+			if u.sent == nil {
+				u.sent = make(map[string]int64)
+			}
+			u.sent[name] += n
 		}
 	}
+}
+
+// totals returns every use counted since start, reported or not.
+func (u *usageCounter) totals() map[string]int64 {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	out := make(map[string]int64, len(u.counts))
+	for name, c := range u.counts {
+		out[name] = u.sent[name] + c.Load()
+	}
+	return out
 }

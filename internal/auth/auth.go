@@ -14,6 +14,7 @@ import (
 	"net/mail"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -96,6 +97,10 @@ type Service struct {
 	// the writing transaction, after the users lock is held, with the
 	// number of active users before the change (licence limits).
 	CheckLimit func(ctx context.Context, active int) error
+
+	// cacheHits and cacheMisses count session checks answered from known
+	// and those that had to ask the database (cache.hits/cache.misses).
+	cacheHits, cacheMisses atomic.Uint64
 
 	mu    sync.Mutex
 	known map[string]knownSession
@@ -282,8 +287,10 @@ func (s *Service) Verify(ctx context.Context, token string) (Principal, error) {
 	k, ok := s.known[c.ID]
 	s.mu.Unlock()
 	if ok && now.Sub(k.checked) < sessionRecheck {
+		s.cacheHits.Add(1)
 		return k.p, nil
 	}
+	s.cacheMisses.Add(1)
 	var p Principal
 	var revoked, disabled bool
 	var role string
@@ -312,6 +319,12 @@ func (s *Service) Verify(ctx context.Context, token string) (Principal, error) {
 	p.Role, p.SessionID = Role(role), c.ID
 	s.rememberSince(p, now, epoch)
 	return p, nil
+}
+
+// SessionCacheCounts returns how many session checks the in-memory cache
+// answered and how many went to the database, since the Service was made.
+func (s *Service) SessionCacheCounts() (hits, misses uint64) {
+	return s.cacheHits.Load(), s.cacheMisses.Load()
 }
 
 // remember caches a verified session.

@@ -32,8 +32,8 @@ func newAIMetrics(reg prometheus.Registerer) *aiMetrics {
 	m := &aiMetrics{
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ai_requests_total", Help: "Calls to WaddleAI by operation and outcome."},
 			[]string{"operation", "outcome"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ai_request_duration_ms", Help: "Duration of WaddleAI calls in milliseconds.",
-			Buckets: []float64{50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000}}, []string{"operation"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ai_request_duration_seconds", Help: "Duration of WaddleAI calls in seconds.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}}, []string{"operation"}),
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ai_tokens_total", Help: "Tokens used through WaddleAI."},
 			[]string{"operation", "kind"}),
 	}
@@ -119,7 +119,7 @@ func (s *Server) observeAI(r *http.Request, op, task, model string, u waddleai.U
 	}
 	elapsed := time.Since(start)
 	s.ai.metrics.calls.WithLabelValues(op, outcome).Inc()
-	s.ai.metrics.duration.WithLabelValues(op).Observe(float64(elapsed) / float64(time.Millisecond))
+	s.ai.metrics.duration.WithLabelValues(op).Observe(elapsed.Seconds())
 	s.ai.metrics.tokens.WithLabelValues(op, "prompt").Add(float64(u.PromptTokens))
 	s.ai.metrics.tokens.WithLabelValues(op, "completion").Add(float64(u.CompletionTokens))
 	p, _ := principal(r.Context())
