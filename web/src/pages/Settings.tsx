@@ -2,8 +2,9 @@
 // and filterable, each editable with an input that fits its type, saved
 // with the version it was loaded at so that a concurrent change is caught.
 import { useEffect, useId, useMemo, useRef, useState, type FormEvent } from 'react';
-import { ApiError, errorText, get, request, sentence, type AuditRecord, type ConfigItem } from '../api';
+import { ApiError, errorText, get, request, send, sentence, type AuditRecord, type ConfigItem } from '../api';
 import { ago, human, localTime } from '../format';
+import { readSSE } from '../sse';
 import { ErrorMessage, Loading, Notice, PageTitle, Switch, useLoad } from '../ui';
 
 const MASK = '***SENSITIVE***';
@@ -20,8 +21,25 @@ const categoryBlurb: Record<string, string> = {
   license: 'The PenguinTech licence and its server.',
 };
 
+/** KeySchema is one key's entry in GET /api/v1/config/schema (JSON Schema
+ * 2020-12): the editors read their limits from it. */
+export interface KeySchema {
+  minimum?: number;
+  maximum?: number;
+  enum?: (string | null)[];
+  format?: string;
+}
+
+interface ConfigSchema {
+  properties?: { values?: { properties?: Record<string, KeySchema> } };
+}
+
 export function SettingsPage() {
   const list = useLoad((signal) => get<{ configs: ConfigItem[] }>('/api/v1/config', signal).then((r) => r.configs));
+  // Without the schema the editors still work, only without limits.
+  const schema = useLoad((signal) =>
+    get<ConfigSchema>('/api/v1/config/schema', signal).then((r) => r.properties?.values?.properties ?? {}),
+  );
   const [query, setQuery] = useState('');
   const [category, setCategory] = useState('');
   const [editing, setEditing] = useState<string | null>(null);
@@ -43,6 +61,33 @@ export function SettingsPage() {
   const groups = categories
     .map((cat) => ({ cat, rows: shown.filter((c) => c.category === cat) }))
     .filter((g) => g.rows.length > 0);
+
+  // Changes committed anywhere (another tab, another admin, another
+  // replica) arrive on the event stream; the list reloads so the page is
+  // never stale. Open editors keep what is typed: they are keyed by name.
+  const reload = list.reload;
+  useEffect(() => {
+    const ctl = new AbortController();
+    let wait = 1000;
+    const follow = async () => {
+      while (!ctl.signal.aborted) {
+        try {
+          const res = await send('/api/v1/config/events', { signal: ctl.signal, headers: { Accept: 'text/event-stream' } });
+          if (!res.ok || !res.body) break; // signed out or not allowed: the page says so elsewhere
+          wait = 1000;
+          await readSSE(res.body, (ev) => {
+            if (ev.event === 'change' || ev.event === 'resync') reload();
+          });
+        } catch {
+          if (ctl.signal.aborted) return;
+        }
+        await new Promise((r) => setTimeout(r, wait));
+        wait = Math.min(wait * 2, 30000);
+      }
+    };
+    void follow();
+    return () => ctl.abort();
+  }, [reload]);
 
   const replace = (next: ConfigItem) => {
     if (list.data) list.set(list.data.map((c) => (c.key === next.key ? next : c)));
@@ -135,6 +180,7 @@ export function SettingsPage() {
                 <SettingRows
                   key={c.key}
                   item={c}
+                  schema={schema.data?.[c.key]}
                   editing={editing === c.key}
                   historyOpen={history === c.key}
                   onEdit={() => {
@@ -143,6 +189,10 @@ export function SettingsPage() {
                   }}
                   onHistory={() => setHistory(history === c.key ? null : c.key)}
                   onChanged={replace}
+                  onRestored={(next, version) => {
+                    replace(next);
+                    setSaved(`Restored ${next.key} to its value of version ${version}; it is now version ${next.version}.`);
+                  }}
                   onSaved={(next) => {
                     replace(next);
                     setEditing(null);
@@ -176,17 +226,19 @@ function rank(cat: string): number {
 
 interface RowProps {
   item: ConfigItem;
+  schema?: KeySchema;
   editing: boolean;
   historyOpen: boolean;
   onEdit(): void;
   onHistory(): void;
   onChanged(next: ConfigItem): void;
+  onRestored(next: ConfigItem, version: number): void;
   onSaved(next: ConfigItem): void;
   onReset(key: string, next: ConfigItem | null): void;
   onCancel(): void;
 }
 
-function SettingRows({ item, editing, historyOpen, onEdit, onHistory, onChanged, onSaved, onReset, onCancel }: RowProps) {
+function SettingRows({ item, schema, editing, historyOpen, onEdit, onHistory, onChanged, onRestored, onSaved, onReset, onCancel }: RowProps) {
   const editButton = useRef<HTMLButtonElement>(null);
   const wasEditing = useRef(editing);
   // Give focus back to the Edit button when the editor closes.
@@ -238,14 +290,14 @@ function SettingRows({ item, editing, historyOpen, onEdit, onHistory, onChanged,
       {editing && (
         <tr className="row-extra">
           <td colSpan={4}>
-            <Editor item={item} onSaved={onSaved} onReset={onReset} onCancel={onCancel} onChanged={onChanged} />
+            <Editor item={item} schema={schema} onSaved={onSaved} onReset={onReset} onCancel={onCancel} onChanged={onChanged} />
           </td>
         </tr>
       )}
       {historyOpen && (
         <tr className="row-extra">
           <td colSpan={4}>
-            <History item={item} />
+            <History item={item} onRestored={onRestored} />
           </td>
         </tr>
       )}
@@ -338,14 +390,11 @@ export function jsonProblem(text: string): string {
   }
 }
 
-const rangeOf = (rule?: string): { min?: number; max?: number } => {
-  const m = rule && /(-?\d+)\s*(?:-|and)\s*(-?\d+)/.exec(rule);
-  return m ? { min: Number(m[1]), max: Number(m[2]) } : {};
-};
-
-const choicesOf = (rule?: string): string[] | null => {
-  const m = rule && /^one of (.+)$/.exec(rule);
-  return m ? m[1]!.split(',').map((s) => s.trim()) : null;
+/** choicesOf lists a key's accepted values from its schema ('' when the
+ * empty value is accepted too); null when any value goes. */
+export const choicesOf = (schema?: KeySchema): string[] | null => {
+  const values = schema?.enum?.filter((v): v is string => typeof v === 'string');
+  return values && values.length > 0 ? values : null;
 };
 
 interface Conflict {
@@ -354,12 +403,14 @@ interface Conflict {
 
 function Editor({
   item,
+  schema,
   onSaved,
   onReset,
   onCancel,
   onChanged,
 }: {
   item: ConfigItem;
+  schema?: KeySchema;
   onSaved(next: ConfigItem): void;
   onReset(key: string, next: ConfigItem | null): void;
   onCancel(): void;
@@ -467,8 +518,9 @@ function Editor({
   };
 
   const describedBy = [hintId, fieldError || localError ? errId : ''].filter(Boolean).join(' ');
-  const { min, max } = rangeOf(item.rule);
-  const choices = item.type === 'string' && !item.is_sensitive ? choicesOf(item.rule) : null;
+  const min = schema?.minimum;
+  const max = schema?.maximum;
+  const choices = item.type === 'string' && !item.is_sensitive ? choicesOf(schema) : null;
 
   let input;
   if (item.type === 'boolean') {
@@ -521,7 +573,7 @@ function Editor({
         {!choices.includes(text) && <option value={text}>{text || '(empty)'}</option>}
         {choices.map((c) => (
           <option key={c} value={c}>
-            {c}
+            {c === '' ? '(empty)' : c}
           </option>
         ))}
       </select>
@@ -632,7 +684,24 @@ function hintFor(item: ConfigItem): string {
 
 // ---- history ----
 
-function History({ item }: { item: ConfigItem }) {
+function History({ item, onRestored }: { item: ConfigItem; onRestored(next: ConfigItem, version: number): void }) {
+  const [restoring, setRestoring] = useState(0);
+  const [restoreError, setRestoreError] = useState('');
+  // Put back the value of one version: a new change, audited, the version
+  // rising; the history then shows it on top.
+  const restore = async (version: number) => {
+    setRestoring(version);
+    setRestoreError('');
+    const path = `/api/v1/config/${encodeURIComponent(item.key)}`;
+    try {
+      await request(`${path}/restore`, { method: 'POST', body: { version } });
+      onRestored(await get<ConfigItem>(path), version);
+    } catch (err) {
+      setRestoreError(errorText(err));
+    } finally {
+      setRestoring(0);
+    }
+  };
   const h = useLoad(
     (signal) => get<{ history: AuditRecord[] }>(`/api/v1/config/${encodeURIComponent(item.key)}/history?limit=50`, signal).then((r) => r.history),
     [item.key, item.version],
@@ -642,6 +711,7 @@ function History({ item }: { item: ConfigItem }) {
       <h3>History of {item.key}</h3>
       {h.loading && !h.data && <Loading what="history" lines={2} />}
       {h.error && (h.status === 403 ? <Notice kind="warn">{h.error}</Notice> : <ErrorMessage>{h.error}</ErrorMessage>)}
+      <ErrorMessage>{restoreError}</ErrorMessage>
       {h.data && h.data.length === 0 && <p className="muted">No change has been recorded yet: the value comes from its default or the environment.</p>}
       {h.data && h.data.length > 0 && (
         <ol className="history-list">
@@ -655,12 +725,33 @@ function History({ item }: { item: ConfigItem }) {
                 {actionText(r.action)} <Shown v={r.old_value} /> → <Shown v={r.new_value} />
               </span>
               <span className="history-version">version {r.version}</span>
+              {restorable(item, r) && (
+                <button
+                  type="button"
+                  className="btn btn-small btn-quiet history-restore"
+                  disabled={restoring !== 0}
+                  aria-label={`Restore ${item.key} to its value of version ${r.version}`}
+                  onClick={() => void restore(r.version)}
+                >
+                  {restoring === r.version ? 'Restoring…' : 'Restore this value'}
+                </button>
+              )}
             </li>
           ))}
         </ol>
       )}
     </div>
   );
+}
+
+/** restorable says whether a history line holds a value to put back: not
+ * the current one, not a secret (the history keeps none), not a removal of
+ * a key that is already not stored. */
+function restorable(item: ConfigItem, r: AuditRecord): boolean {
+  if (item.is_sensitive || r.action === 'rekey') return false;
+  if (r.action === 'delete') return item.source === 'database';
+  if (r.new_value === null || r.new_value === MASK || r.new_value === '(unreadable)') return false;
+  return !(item.source === 'database' && item.version === r.version);
 }
 
 function actionText(a: string): string {
