@@ -212,6 +212,19 @@ type auditRow struct {
 // cursor. With no URL set, the records are passed over: there is nowhere
 // to send them.
 func (w *webhook) enqueue(ctx context.Context) error {
+	// Most passes find nothing new: find that out with two plain reads,
+	// without a write transaction (on SQLite, the one writer's turn).
+	var cursor int64
+	var newest sql.NullInt64
+	if err := w.d().QueryRowContext(ctx, `SELECT last_audit_id FROM config_webhook_cursor WHERE id = 1`).Scan(&cursor); err != nil {
+		return fmt.Errorf("config webhook: read cursor: %w", err)
+	}
+	if err := w.d().QueryRowContext(ctx, `SELECT MAX(id) FROM config_audit`).Scan(&newest); err != nil {
+		return fmt.Errorf("config webhook: read audit trail: %w", err)
+	}
+	if newest.Int64 <= cursor {
+		return nil
+	}
 	tx, err := w.begin(ctx)
 	if err != nil {
 		return err
@@ -329,6 +342,12 @@ func (w *webhook) deliverOne(ctx context.Context) (bool, error) {
 	url := w.a.Keys.ConfigWebhook.URL.Get()
 	if url == "" {
 		return false, nil // kept until a URL is set again
+	}
+	var due int
+	err := w.d().QueryRowContext(ctx, w.q(`SELECT COUNT(*) FROM config_webhook_outbox WHERE delivered_at IS NULL AND next_attempt_at <= ?`),
+		w.now().UnixMilli()).Scan(&due)
+	if err != nil || due == 0 {
+		return false, err
 	}
 	id, payload, attempts, err := w.claim(ctx)
 	if err != nil || id == 0 {
