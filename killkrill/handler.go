@@ -67,6 +67,15 @@ func (h *handler) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (h *handler) Handle(ctx context.Context, r slog.Record) error {
+	if h.s != nil {
+		if tap := h.s.tap.Load(); tap != nil {
+			// A copy declared here, so that only with a tap does the
+			// record escape to the heap.
+			rc := r
+			(*tap)(ctx, &rc)
+			r = rc
+		}
+	}
 	if h.ships(r.Level) {
 		h.s.enqueueLog(&r, h.hs)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"sync"
@@ -42,6 +43,9 @@ type Shipper struct {
 	workers       sync.Pool // *worker
 
 	reconfMu sync.Mutex // serialises Reconfigure
+
+	// tap, when set, sees each record the handler is given (SetLogTap).
+	tap atomic.Pointer[func(context.Context, *slog.Record)]
 
 	wake     chan struct{}
 	reconf   chan struct{}
@@ -204,6 +208,19 @@ func (s *Shipper) Reconfigure(cfg Config) error {
 	default:
 	}
 	return nil
+}
+
+// SetLogTap gives fn every record a handler on this Shipper is given, on
+// the caller's goroutine, before it is queued: fn may add attributes (a
+// trace id) and pass the record on elsewhere (an OpenTelemetry exporter).
+// fn must be quick and must not keep r. nil removes it; with none set a
+// record costs one atomic load more.
+func (s *Shipper) SetLogTap(fn func(ctx context.Context, r *slog.Record)) {
+	if fn == nil {
+		s.tap.Store(nil)
+		return
+	}
+	s.tap.Store(&fn)
 }
 
 // Config returns the settings in force, with defaults filled in.

@@ -260,6 +260,8 @@ func (o *OTel) LogTap(ctx context.Context, r *slog.Record) {
 	}
 	sc := trace.SpanContextFromContext(ctx)
 	if sc.IsValid() {
+		// A copy of its own, so the caller's record is never changed.
+		*r = r.Clone()
 		r.AddAttrs(slog.String("trace.id", sc.TraceID().String()), slog.String("span.id", sc.SpanID().String()))
 	}
 	var rec otellog.Record
