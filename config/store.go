@@ -96,7 +96,10 @@ const (
 // Store reads and writes the config table, its audit trail and the
 // revision counter, each change in one transaction.
 type Store struct {
-	db      *sql.DB
+	db *sql.DB
+	// writer begins the writing transactions: db itself, or what SetWriter
+	// gave (SQLite's single writer).
+	writer  TxBeginner
 	dialect Dialect
 	reg     *Registry
 	// sealer is swapped by RotateKey while readers (the watcher's
@@ -111,9 +114,25 @@ type Store struct {
 // NewStore wraps an open database whose schema is migrated. It reads the
 // process environment until SetEnv says otherwise.
 func NewStore(db *sql.DB, dialect Dialect, reg *Registry, sealer *Sealer) *Store {
-	s := &Store{db: db, dialect: dialect, reg: reg, now: time.Now, getenv: os.Getenv}
+	s := &Store{db: db, writer: db, dialect: dialect, reg: reg, now: time.Now, getenv: os.Getenv}
 	s.sealer.Store(sealer)
 	return s
+}
+
+// TxBeginner starts transactions: *sql.DB is one, and so is a handle that
+// queues writing transactions for one writer connection.
+type TxBeginner interface {
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
+// SetWriter makes every transaction of the store begin on w. On SQLite
+// rookery gives its single writer, so concurrent changes queue in arrival
+// order instead of sleeping in SQLite's busy handler; reads stay on the
+// pool NewStore was given. Call it before the store is used.
+func (s *Store) SetWriter(w TxBeginner) {
+	if w != nil {
+		s.writer = w
+	}
 }
 
 // SetEnv sets where environment values come from (New does it with its
@@ -552,7 +571,7 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(*sql.Tx) error) err
 }
 
 func (s *Store) tryTx(ctx context.Context, op string, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return unavailable(op, err)
 	}

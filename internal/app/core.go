@@ -100,6 +100,7 @@ func OpenCoreWith(ctx context.Context, s Settings, log *slog.Logger, o CoreOptio
 		return nil, fmt.Errorf("declared settings: %w", err)
 	}
 	store := config.NewStore(d.DB, config.Dialect(d.Dialect), reg, sealer)
+	store.SetWriter(d) // SQLite: writing transactions queue for one writer connection
 	cfg := config.New(store, s.Getenv, log)
 	if err := cfg.Reload(ctx); err != nil {
 		d.Close()

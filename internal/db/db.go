@@ -135,6 +135,10 @@ type DB struct {
 	dsn    string
 	where  string
 	health health
+	// writer is SQLite's one writing connection and queue its turn order;
+	// nil on PostgreSQL and MySQL, whose servers take concurrent writers.
+	writer *sql.DB
+	queue  *writeQueue
 }
 
 // Where names the database for messages to an operator: the SQLite file,
@@ -290,6 +294,7 @@ func Open(ctx context.Context, s Settings, log *slog.Logger) (*DB, error) {
 			}
 		}
 	}
+	driver = timed(driver) // every query timed for database.query.duration_ms (querymetrics.go)
 	sqldb, err := sql.Open(driver, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
@@ -312,6 +317,19 @@ func Open(ctx context.Context, s Settings, log *slog.Logger) (*DB, error) {
 	}
 	if dialect == SQLite {
 		d.File = sqliteFile(dsn)
+		// One connection for every writing transaction: SQLite lets one
+		// writer in at a time, and writers that each hold a pooled
+		// connection sleep in its busy handler (a tail of up to a second
+		// under load). Queued in Go instead, they go in arrival order.
+		w, err := sql.Open(driver, dsn)
+		if err != nil {
+			sqldb.Close()
+			return nil, fmt.Errorf("open %s writer: %w", dialect, err)
+		}
+		w.SetMaxOpenConns(1)
+		w.SetMaxIdleConns(1)
+		w.SetConnMaxIdleTime(0)
+		d.writer, d.queue = w, &writeQueue{}
 	}
 	err = backoff.Retry(ctx, startPolicy(s, dialect, log), func(attempt int) error {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -331,7 +349,7 @@ func Open(ctx context.Context, s Settings, log *slog.Logger) (*DB, error) {
 		return err
 	})
 	if err != nil {
-		sqldb.Close()
+		d.Close()
 		return nil, err
 	}
 	return d, nil
