@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rookery/rookery/config"
@@ -102,7 +103,14 @@ func (s *Server) listConfig(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("q")))
-	all := s.cfg.Snapshot().All(s.cfg.Registry())
+	if cat == "" && q == "" {
+		// The unfiltered list, the one clients poll, is encoded once per snapshot.
+		e := s.encodedConfig()
+		writeEncoded(w, e.listTag, e.list)
+		return
+	}
+	snap := s.cfg.Snapshot()
+	all := snap.All(s.cfg.Registry())
 	out := make([]configView, 0, len(all))
 	for _, v := range all {
 		if cat != "" && v.Key.Category != cat {
@@ -115,10 +123,74 @@ func (s *Server) listConfig(w http.ResponseWriter, r *http.Request) {
 	}
 	// Grouped by category as the standards' listing orders them.
 	sortByCategory(out)
-	rev := s.cfg.Snapshot().Revision
 	// The revision is what If-Match on PATCH /api/v1/config carries.
-	w.Header().Set("ETag", revisionTag(rev))
-	writeJSON(w, http.StatusOK, map[string]any{"configs": out, "total": len(out), "revision": rev})
+	w.Header().Set("ETag", revisionTag(snap.Revision))
+	writeJSON(w, http.StatusOK, listBody(out, snap.Revision))
+}
+
+func listBody(out []configView, rev int64) map[string]any {
+	return map[string]any{"configs": out, "total": len(out), "revision": rev}
+}
+
+// configCache holds the encoded answers of the latest snapshot seen.
+type configCache struct {
+	cur atomic.Pointer[encodedSnapshot]
+}
+
+// encodedSnapshot is the JSON of GET /api/v1/config and of every
+// GET /api/v1/config/{key}, encoded once for one immutable snapshot: a
+// read is then a map lookup and a write, whatever the number of keys.
+type encodedSnapshot struct {
+	snap    *config.Snapshot
+	list    []byte
+	listTag string
+	keys    map[string]encodedKey
+}
+
+type encodedKey struct {
+	body []byte
+	tag  string
+}
+
+// encodedConfig returns the encoded answers of the current snapshot,
+// building them on the first read after a change. Two readers racing on a
+// new snapshot may both build it; the answers are the same.
+func (s *Server) encodedConfig() *encodedSnapshot {
+	snap := s.cfg.Snapshot()
+	if e := s.cfgCache.cur.Load(); e != nil && e.snap == snap {
+		return e
+	}
+	all := snap.All(s.cfg.Registry())
+	e := &encodedSnapshot{snap: snap, listTag: revisionTag(snap.Revision), keys: make(map[string]encodedKey, len(all))}
+	views := make([]configView, 0, len(all))
+	for _, v := range all {
+		vw := view(v)
+		views = append(views, vw)
+		e.keys[vw.Key] = encodedKey{body: encodeJSON(vw), tag: etag(vw.Version)}
+	}
+	sortByCategory(views)
+	e.list = encodeJSON(listBody(views, snap.Revision))
+	s.cfgCache.cur.Store(e)
+	return e
+}
+
+// encodeJSON is what writeJSON sends for v.
+func encodeJSON(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(true)
+	_ = enc.Encode(v)
+	return b.Bytes()
+}
+
+// writeEncoded sends a body encodeJSON built, with the headers writeJSON
+// and the handlers set.
+func writeEncoded(w http.ResponseWriter, tag string, body []byte) {
+	h := w.Header()
+	h.Set("ETag", tag)
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
 }
 
 func sortByCategory(vs []configView) {
@@ -138,14 +210,12 @@ func sortByCategory(vs []configView) {
 }
 
 func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) {
-	v, ok := s.lookup(r.PathValue("key"))
+	k, ok := s.encodedConfig().keys[r.PathValue("key")]
 	if !ok {
 		writeError(w, http.StatusNotFound, "Configuration not found", nil)
 		return
 	}
-	vw := view(v)
-	w.Header().Set("ETag", etag(vw.Version))
-	writeJSON(w, http.StatusOK, vw)
+	writeEncoded(w, k.tag, k.body)
 }
 
 // valueText turns the JSON "value" into the text the store validates:

@@ -72,6 +72,7 @@ type Server struct {
 	trusted   []netip.Prefix
 	onRequest func(RequestRecord)
 	mux       *http.ServeMux
+	cfgCache  configCache // encoded GET /api/v1/config answers (config_handlers.go)
 }
 
 // New builds the server and its routes. Other parts add theirs with Handle.
