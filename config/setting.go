@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"maps"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -252,10 +253,14 @@ func (c *Config) record(fn func()) map[string]bool {
 	c.rec.Store(r)
 	defer c.rec.Store(nil)
 	fn()
+	// Other goroutines' reads may still be noting names (see Follow):
+	// the set is read under its lock.
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if len(r.names) == 0 {
 		// A function that reads nothing must not become a subscriber to
 		// every key (a nil key set means all keys).
 		r.names[""] = true
 	}
-	return r.names
+	return maps.Clone(r.names) // a late note must not write what callers read
 }
