@@ -116,7 +116,7 @@ func New(d Deps) *Server {
 }
 
 // Handler is the whole API with its middleware.
-func (s *Server) Handler() http.Handler { return s.outer(s.mux) }
+func (s *Server) Handler() http.Handler { return s.outer(compress(s.mux)) }
 
 // Handle registers an extra route (pattern as for http.ServeMux).
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
