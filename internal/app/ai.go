@@ -19,7 +19,7 @@ func aiConfig(k config.WaddleAISettings) waddleai.Config {
 func (a *App) startAI() error {
 	cfg := aiConfig(a.Keys.WaddleAI)
 	c, err := waddleai.New(cfg.BaseURL, cfg.APIKey.Reveal(), waddleai.WithTimeout(cfg.Timeout), waddleai.WithModel(cfg.Model),
-		waddleai.WithLogger(a.Log), waddleai.WithUserAgent("rookery"))
+		waddleai.WithLogger(a.Log), waddleai.WithUserAgent("rookery"), waddleai.WithHTTPClient(a.tracedClient()))
 	if err != nil {
 		return err
 	}

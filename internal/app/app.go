@@ -55,6 +55,8 @@ type App struct {
 	endRequests context.CancelFunc
 	// listen is the PostgreSQL LISTEN loop; Shutdown waits for it.
 	listen *db.Listener
+	// tel is the standards' metrics and OpenTelemetry export (telemetry.go).
+	tel *appTelemetry
 	// bg holds goroutines parts start outside Start (licence
 	// re-validation); Shutdown stops and waits for them.
 	bg background
@@ -108,6 +110,7 @@ func New(ctx context.Context, s Settings, log *slog.Logger, o Options) (*App, er
 	a.Registry = prometheus.NewRegistry()
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.registerConfigMetrics()
+	a.startTelemetry()
 	a.API = httpapi.New(httpapi.Deps{
 		Config: core.Config, Keys: core.Keys.Standard, Auth: core.Auth, DB: probe{a}, License: a.License, Teams: a.Teams, AI: a.AI, Log: log, Registry: a.Registry,
 		Throttle: auth.NewThrottle(nil), SecureCookies: s.SecureCookies, TrustedProxies: s.TrustedProxies, OnRequest: a.logRequest, UI: web.Handler(),
@@ -252,7 +255,7 @@ func (a *App) Start(ctx context.Context) {
 	base, endRequests := context.WithCancel(context.WithoutCancel(ctx))
 	a.endRequests = endRequests
 	a.srv = &http.Server{
-		Handler:           a.API.Handler(),
+		Handler:           a.telemetry().otel.Handler(a.API.Handler()),
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
@@ -368,6 +371,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 	}
 	// After the unsubscribes, so no settings change starts new work.
 	a.bg.Stop()
+	if err := a.stopTelemetry(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("stop OpenTelemetry export: %w", err))
+	}
 	if a.AI != nil {
 		a.AI.Close()
 	}

@@ -52,11 +52,19 @@ func (a *App) followKillKrill() {
 		if err := sh.Reconfigure(KillKrillConfig(a.Keys, base)); err != nil {
 			a.Log.Warn("KillKrill settings refused; keeping the previous ones", "error", err.Error())
 		}
+		// Sampled query durations go to KillKrill only while shipping is
+		// on: switched off, they would all land in the local log.
+		if sh.Config().Enabled {
+			a.telemetry().metrics.SetShipper(sh)
+		} else {
+			a.telemetry().metrics.SetShipper(nil)
+		}
 	}))
 }
 
 // shipRequest records the standards' API metrics for one request.
 func (a *App) shipRequest(rec httpapi.RequestRecord) {
+	a.telemetry().metrics.SeeUser(rec.User)
 	if a.Shipper == nil {
 		return
 	}
@@ -84,9 +92,8 @@ func (a *App) businessMetrics(ctx context.Context) {
 		if a.Shipper == nil || !a.Shipper.Stats().Enabled {
 			continue
 		}
-		if n, err := a.Auth.Count(ctx); err == nil {
-			_ = a.Shipper.Gauge(killkrill.MetricUsersActive, float64(n), nil)
-		}
+		// users.active, features.used and the cache counters.
+		a.telemetry().metrics.Ship(a.Shipper)
 		if n, err := a.Teams.Count(ctx); err == nil {
 			_ = a.Shipper.Gauge(killkrill.MetricTeamsTotal, float64(n), nil)
 		}
@@ -123,7 +130,7 @@ func metricsURL(c killkrill.Config) string {
 // integrations is GET /api/v1/integrations: the state of every outside
 // service rookery talks to.
 func (a *App) integrations(ctx context.Context) map[string]any {
-	out := map[string]any{"killkrill": a.killkrillReport(ctx)}
+	out := map[string]any{"killkrill": a.killkrillReport(ctx), "opentelemetry": a.otelReport()}
 	wa := map[string]any{"url": a.Keys.WaddleAI.URL.Get(), "reachable": false}
 	if a.AI != nil {
 		hctx, cancel := context.WithTimeout(ctx, 3*time.Second)

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -21,7 +22,14 @@ func licenseSettings(k config.LicenseSettings) license.Settings {
 
 // NewLicenseManager builds the manager from the config snapshot.
 func NewLicenseManager(c *Core, version string, usage func(context.Context) (license.Usage, error)) (*license.Manager, error) {
+	return newLicenseManager(c, version, usage, nil)
+}
+
+// newLicenseManager is NewLicenseManager with the HTTP client (nil: the
+// licence package's own); the server's traces its calls.
+func newLicenseManager(c *Core, version string, usage func(context.Context) (license.Usage, error), hc *http.Client) (*license.Manager, error) {
 	return license.New(licenseSettings(c.Keys.License), license.Options{
+		HTTPClient:   hc,
 		CacheFile:    filepath.Join(c.Settings.DataDir, license.DefaultCacheFileName),
 		Logger:       c.Log,
 		Usage:        usage,
@@ -35,7 +43,7 @@ func NewLicenseManager(c *Core, version string, usage func(context.Context) (lic
 // licence is not valid and no usable cache exists) and follows the
 // licence keys: a change through the config API re-validates at once.
 func (a *App) startLicense(ctx context.Context, version string) error {
-	m, err := NewLicenseManager(a.Core, version, a.usage)
+	m, err := newLicenseManager(a.Core, version, a.usage, a.tracedClient())
 	if err != nil {
 		return err
 	}

@@ -54,8 +54,8 @@ type Metrics struct {
 	shipped map[string]float64 // counter values already sent to KillKrill
 }
 
-// NewMetrics registers the metrics on reg.
-func NewMetrics(reg prometheus.Registerer, src Sources) *Metrics {
+// NewMetrics makes the metrics; Register exposes them.
+func NewMetrics(src Sources) *Metrics {
 	m := &Metrics{
 		src: src,
 		queries: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "database_query_duration_seconds",
@@ -69,8 +69,12 @@ func NewMetrics(reg prometheus.Registerer, src Sources) *Metrics {
 		m.opIndex[op] = i
 		m.queries.WithLabelValues(op) // every series present from the start
 	}
-	reg.MustRegister(m.queries, &collector{m: m})
 	return m
+}
+
+// Register exposes the metrics on reg, in Prometheus form.
+func (m *Metrics) Register(reg prometheus.Registerer) {
+	reg.MustRegister(m.queries, &collector{m: m})
 }
 
 // SetShipper sends the sampled query durations to sh (nil stops it).

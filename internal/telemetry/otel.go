@@ -43,6 +43,12 @@ type OTel struct {
 	state    atomic.Pointer[otelState]
 
 	traces, metricsH, logs exportHealth
+
+	// inflight maps the X-Request-ID of each request in progress to its
+	// server span, so a record logged without the request's context (the
+	// access log line, which carries http.request.id) still joins the
+	// trace.
+	inflight sync.Map
 }
 
 // otelState is one running set of providers for one endpoint.
@@ -171,6 +177,17 @@ func (o *OTel) Handler(next http.Handler) http.Handler {
 		ctx, span := st.tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
 			trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path)))
 		defer span.End()
+		// Without a request id of its own, the request takes its trace id
+		// as one: the access log, the X-Request-ID answer and the trace
+		// then name the same thing.
+		id := r.Header.Get("X-Request-ID")
+		if id == "" {
+			id = span.SpanContext().TraceID().String()
+			r.Header.Set("X-Request-ID", id)
+		}
+		sc := span.SpanContext()
+		o.inflight.Store(id, &sc)
+		defer o.inflight.CompareAndDelete(id, &sc)
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
 		next.ServeHTTP(sw, r.WithContext(ctx))
@@ -259,6 +276,20 @@ func (o *OTel) LogTap(ctx context.Context, r *slog.Record) {
 		return
 	}
 	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() {
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key != "http.request.id" && a.Key != "request_id" {
+				return true
+			}
+			if v, ok := o.inflight.Load(a.Value.String()); ok {
+				sc = *v.(*trace.SpanContext)
+			}
+			return false
+		})
+		if sc.IsValid() {
+			ctx = trace.ContextWithSpanContext(ctx, sc)
+		}
+	}
 	if sc.IsValid() {
 		// A copy of its own, so the caller's record is never changed.
 		*r = r.Clone()
