@@ -74,6 +74,18 @@ func compressible(contentType string) bool {
 	return false
 }
 
+// addVary adds Accept-Encoding to Vary unless the handler already did.
+func addVary(h http.Header) {
+	for _, v := range h.Values("Vary") {
+		for name := range strings.SplitSeq(v, ",") {
+			if n := strings.TrimSpace(name); strings.EqualFold(n, "Accept-Encoding") || n == "*" {
+				return
+			}
+		}
+	}
+	h.Add("Vary", "Accept-Encoding")
+}
+
 // compressWriter decides at the first byte whether the answer is a
 // candidate, holds back up to compressMin bytes to learn whether it is big
 // enough, and then writes either the held bytes as they are or a gzip stream.
@@ -110,7 +122,7 @@ func (c *compressWriter) decide() {
 	candidate := compressible(h.Get("Content-Type")) && h.Get("Content-Encoding") == "" &&
 		c.status != http.StatusNoContent && c.status != http.StatusNotModified && c.status != http.StatusPartialContent
 	if candidate {
-		h.Add("Vary", "Accept-Encoding")
+		addVary(h)
 	}
 	if !candidate || !c.accepts {
 		c.pass = true
