@@ -57,9 +57,6 @@ func (a *App) startTelemetry() {
 	t := a.telemetry()
 	t.metrics.Register(a.Registry)
 	db.ObserveQueries(t.metrics.ObserveQuery)
-	if a.Shipper != nil {
-		a.Shipper.SetLogTap(t.otel.LogTap)
-	}
 	apply := func() {
 		// Follow callbacks must be quick: a collector that has gone away
 		// gets two seconds to take what the old exporter still holds.
@@ -67,6 +64,15 @@ func (a *App) startTelemetry() {
 		defer cancel()
 		if err := t.otel.Apply(ctx, a.Keys.KillKrill.OTLPEndpoint.Get()); err != nil {
 			a.Log.Warn("OpenTelemetry export settings refused; keeping the previous ones", "error", err.Error())
+		}
+		// The log tap is set only while export is on, so that with it off
+		// a log call costs what it did before.
+		if a.Shipper != nil {
+			if t.otel.Endpoint() != "" {
+				a.Shipper.SetLogTap(t.otel.LogTap)
+			} else {
+				a.Shipper.SetLogTap(nil)
+			}
 		}
 	}
 	a.cancels = append(a.cancels, a.Config.Follow(apply))
@@ -80,6 +86,7 @@ func (a *App) stopTelemetry(ctx context.Context) error {
 	if a.Shipper != nil {
 		a.Shipper.SetLogTap(nil)
 	}
+	a.tel.metrics.SetShipper(nil)
 	for _, tr := range a.tel.transports {
 		tr.CloseIdleConnections()
 	}
