@@ -23,7 +23,39 @@ interface KillKrill {
     last_success?: string | null;
     last_success_at?: string | null;
     notes?: string[];
+    spool?: Spool;
   };
+}
+
+// The on-disk spool of entries waiting for KillKrill to answer again.
+interface Spool {
+  enabled?: boolean;
+  entries?: number;
+  bytes?: number;
+  max_bytes?: number;
+  oldest?: string | null;
+  oldest_age_seconds?: number;
+  dropped?: Record<string, number>;
+  errors?: number;
+  last_error?: string;
+}
+
+interface SignalHealth {
+  exports?: number;
+  failures?: number;
+  healthy?: boolean;
+  last_error?: string;
+  last_error_at?: string | null;
+  last_success_at?: string | null;
+}
+
+interface OpenTelemetry {
+  enabled?: boolean;
+  endpoint?: string;
+  healthy?: boolean;
+  traces?: SignalHealth;
+  metrics?: SignalHealth;
+  logs?: SignalHealth;
 }
 
 interface Reach {
@@ -42,6 +74,7 @@ interface MarchProxyService {
 
 interface Integrations {
   killkrill?: KillKrill;
+  opentelemetry?: OpenTelemetry;
   waddleai?: Reach;
   license_server?: Reach;
   marchproxy?: {
@@ -78,6 +111,7 @@ export function IntegrationsPage() {
             <div className="stack">
               <ReachCard title="WaddleAI" what="AI gateway" r={d.waddleai} />
               <ReachCard title="Licence server" what="PenguinTech licence server" r={d.license_server} />
+              <OpenTelemetryCard o={d.opentelemetry} />
             </div>
           </div>
           <MarchProxyCard m={d.marchproxy} />
@@ -192,6 +226,7 @@ function ShippingStats({ s }: { s: NonNullable<KillKrill['stats']> }) {
           Last error{s.last_error_at ? ` (${localTime(s.last_error_at)})` : ''}: {s.last_error}
         </Notice>
       )}
+      {s.spool?.enabled && <SpoolFacts sp={s.spool} />}
       {s.notes && s.notes.length > 0 && (
         <ul className="notes">
           {s.notes.map((n, i) => (
@@ -200,6 +235,104 @@ function ShippingStats({ s }: { s: NonNullable<KillKrill['stats']> }) {
         </ul>
       )}
     </>
+  );
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / (1 << 20)).toFixed(bytes < 10 << 20 ? 1 : 0)} MiB`;
+}
+
+function SpoolFacts({ sp }: { sp: Spool }) {
+  const entries = sp.entries ?? 0;
+  const dropped = sp.dropped ? Object.entries(sp.dropped).filter(([, n]) => n > 0) : [];
+  return (
+    <>
+      <h3>Waiting on disk</h3>
+      {entries === 0 ? (
+        <p className="muted">The spool is empty: nothing is waiting for KillKrill.</p>
+      ) : (
+        <dl className="stats">
+          <div>
+            <dt>Spooled</dt>
+            <dd>{count(entries)}</dd>
+          </div>
+          {sp.bytes !== undefined && (
+            <div>
+              <dt>Size</dt>
+              <dd>
+                {mib(sp.bytes)}
+                {sp.max_bytes ? ` of ${mib(sp.max_bytes)}` : ''}
+              </dd>
+            </div>
+          )}
+          {sp.oldest && (
+            <div>
+              <dt>Oldest</dt>
+              <dd title={localTime(sp.oldest)}>{ago(sp.oldest)}</dd>
+            </div>
+          )}
+        </dl>
+      )}
+      {entries > 0 && (
+        <p className="muted">These entries are sent again, oldest first, as soon as KillKrill answers; a restart keeps them.</p>
+      )}
+      {dropped.length > 0 && (
+        <Notice kind="warn">
+          The spool was full and dropped {dropped.map(([lvl, n]) => `${count(n)} ${lvl}`).join(', ')} (errors go last); raise{' '}
+          <code>killkrill_spool_max_mb</code> if outages last longer.
+        </Notice>
+      )}
+      {sp.last_error && <Notice kind="warn">The spool could not be written, entries went to the local log: {sp.last_error}</Notice>}
+    </>
+  );
+}
+
+function OpenTelemetryCard({ o }: { o?: OpenTelemetry }) {
+  const signals: [string, SignalHealth | undefined][] = [
+    ['Traces', o?.traces],
+    ['Metrics', o?.metrics],
+    ['Logs', o?.logs],
+  ];
+  return (
+    <section className="panel" aria-labelledby="otel-title">
+      <h2 id="otel-title">OpenTelemetry</h2>
+      <p className="muted">Traces, metrics and logs over OTLP/HTTP to a collector.</p>
+      {!o ? (
+        <p className="muted">Not reported.</p>
+      ) : !o.enabled ? (
+        <p>
+          <span className="status status-unknown">Off</span> Set <code>otel_exporter_otlp_endpoint</code> (or{' '}
+          <code>OTEL_EXPORTER_OTLP_ENDPOINT</code>) to export.
+        </p>
+      ) : (
+        <>
+          <p>
+            <Status ok={o.healthy} okText="Exporting" badText="Failing" /> {o.endpoint && <code className="url">{o.endpoint}</code>}
+          </p>
+          <dl className="facts facts-compact">
+            {signals.map(([name, h]) => (
+              <div key={name}>
+                <dt>{name}</dt>
+                <dd>
+                  {!h || (!h.exports && !h.failures)
+                    ? 'nothing sent yet'
+                    : `${count(h.exports ?? 0)} exports${h.failures ? `, ${count(h.failures)} failed` : ''}${
+                        h.last_success_at ? `, last ${ago(h.last_success_at)}` : ''
+                      }`}
+                </dd>
+              </div>
+            ))}
+          </dl>
+          {signals
+            .filter(([, h]) => h && h.healthy === false && h.last_error)
+            .map(([name, h]) => (
+              <Notice kind="warn" key={name}>
+                {name}: {h?.last_error}
+              </Notice>
+            ))}
+        </>
+      )}
+    </section>
   );
 }
 
