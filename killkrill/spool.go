@@ -561,13 +561,16 @@ func (s *Shipper) spoolFailed(st *settings, sp *spool, batch []entry) {
 			continue
 		}
 		w.body = w.body[:0]
-		at := time.Now()
+		var at time.Time
 		if e.kind == kindMetric {
 			w.body = appendMetricBody(w.body, e.m, st.cfg.ServiceName, true)
 			at = e.m.Time
 		} else {
 			w.body = w.enc.appendLog(w.body, e, st.cfg.ServiceName, flavorEntry)
 			at = e.rec.Time
+		}
+		if at.IsZero() {
+			at = time.Now() // a record may carry no time; the age needs one
 		}
 		var err error
 		s.spoolLn, err = sp.add(e.kind, e.urgent(), at, w.body, s.spoolLn)
