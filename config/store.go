@@ -536,13 +536,17 @@ func (s *Store) insertAudit(ctx context.Context, tx *sql.Tx, key, action string,
 // bump advances the revision counter and, on PostgreSQL, notifies the
 // other replicas; both take effect at commit.
 func (s *Store) bump(ctx context.Context, tx *sql.Tx) error {
+	if s.dialect == "postgres" {
+		// One round trip for both, as every write holds the revision row
+		// while it waits on the network.
+		if _, err := tx.ExecContext(ctx, `WITH b AS (UPDATE config_revision SET revision = revision + 1 WHERE id = 1 RETURNING revision)
+			SELECT pg_notify('`+NotifyChannel+`', '') FROM b`); err != nil {
+			return unavailable("bump config revision and notify", err)
+		}
+		return nil
+	}
 	if _, err := tx.ExecContext(ctx, `UPDATE config_revision SET revision = revision + 1 WHERE id = 1`); err != nil {
 		return unavailable("bump config revision", err)
-	}
-	if s.dialect == "postgres" {
-		if _, err := tx.ExecContext(ctx, `SELECT pg_notify('`+NotifyChannel+`', '')`); err != nil {
-			return unavailable("notify config change", err)
-		}
 	}
 	return nil
 }

@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -55,9 +56,22 @@ func main() {
 	flag.StringVar(&o.email, "email", "loadtest@example.com", "admin to sign in as (created on an empty database)")
 	flag.StringVar(&o.password, "password", "", "its password (generated for a temporary database)")
 	flag.BoolVar(&o.gzip, "gzip", false, "ask for gzip as a browser does")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (server and client) to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest: cpu profile:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	o.routes = strings.Split(routes, ",")
 	if err := run(o, os.Stdout); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
