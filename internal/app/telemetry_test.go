@@ -22,6 +22,7 @@ import (
 	"github.com/rookery/rookery/internal/dbtest"
 	"github.com/rookery/rookery/killkrill"
 	"github.com/rookery/rookery/killkrill/killkrilltest"
+	"github.com/rookery/rookery/license/licensetest"
 	"github.com/rookery/rookery/waddleai/waddleaitest"
 )
 
@@ -232,4 +233,41 @@ func TestOpenTelemetryExport(t *testing.T) {
 	if req, ok := gw.LastRequest("/v1/chat/completions"); !ok || req.Header.Get("Traceparent") != "" {
 		t.Errorf("with export off the gateway still got traceparent %q", req.Header.Get("Traceparent"))
 	}
+}
+
+// TestLicenceCallsCarryTraceparent: with export on, the licence client's
+// calls are client spans and the licence server receives their W3C
+// traceparent.
+func TestLicenceCallsCarryTraceparent(t *testing.T) {
+	rc := newOTLPReceiver(t)
+	srv := licensetest.NewServer(licensetest.Professional(licensetest.KeyProfessional))
+	defer srv.Close()
+	env := licenceEnv(srv, licensetest.KeyProfessional, true)
+	env["OTEL_EXPORTER_OTLP_ENDPOINT"] = rc.srv.URL
+	ta := newSQLiteApp(t, env)
+	srv.ResetRequests()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ta.License.Refresh(ctx); err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	reqs := srv.Requests()
+	if len(reqs) == 0 {
+		t.Fatal("the licence server saw no request")
+	}
+	tp := reqs[len(reqs)-1].Header.Get("Traceparent")
+	if parts := strings.Split(tp, "-"); len(parts) != 4 || len(parts[1]) != 32 {
+		t.Fatalf("traceparent at the licence server = %q", tp)
+	}
+	if err := ta.tel.otel.ForceFlush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for _, s := range rc.spans {
+		if s.Kind == tracepb.Span_SPAN_KIND_CLIENT && hex.EncodeToString(s.TraceId) == strings.Split(tp, "-")[1] {
+			return
+		}
+	}
+	t.Errorf("no client span exported for trace %s", tp)
 }
