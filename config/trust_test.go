@@ -59,6 +59,7 @@ func TestRegistryChecksCarries(t *testing.T) {
 		"marchproxy_api":        {"marchproxy_password", "cluster_api_key"},
 		"smtp_host":             {"smtp_pass"},
 		"smtp_port":             {"smtp_pass"},
+		"config_webhook_url":    {"config_webhook_secret"},
 	}
 	for _, k := range reg.Keys() {
 		if !reflect.DeepEqual(k.Carries, want[k.Name]) {
