@@ -366,7 +366,8 @@ func (w *webhook) deliverOne(ctx context.Context) (bool, error) {
 	next := now.Add(webhookPolicy.Wait(attempts - 1))
 	msg := sendErr.Error()
 	if len(msg) > 500 {
-		msg = msg[:500]
+		// Cut on a character boundary: PostgreSQL refuses broken UTF-8.
+		msg = strings.ToValidUTF8(msg[:500], "")
 	}
 	if _, err := w.d().ExecContext(ctx, w.q(`UPDATE config_webhook_outbox SET next_attempt_at = ?, claimed_until = NULL, last_error = ? WHERE id = ?`),
 		next.UnixMilli(), msg, id); err != nil {

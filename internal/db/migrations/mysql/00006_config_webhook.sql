@@ -8,7 +8,8 @@ CREATE TABLE config_webhook_outbox (
     -- even when several replicas read the audit trail.
     first_audit_id BIGINT NOT NULL UNIQUE,
     change_id VARCHAR(100) NOT NULL,
-    payload TEXT NOT NULL,
+    -- MEDIUMTEXT: a change set of many large values outgrows TEXT's 64 KiB.
+    payload MEDIUMTEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at BIGINT NOT NULL,
     claimed_until BIGINT,
