@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/rookery/rookery/internal/db"
 	"github.com/rookery/rookery/internal/telemetry"
 )
 
@@ -56,7 +55,7 @@ func (a *App) tracedClient() *http.Client {
 func (a *App) startTelemetry() {
 	t := a.telemetry()
 	t.metrics.Register(a.Registry)
-	db.ObserveQueries(t.metrics.ObserveQuery)
+	a.DB.ObserveQueries(t.metrics.ObserveQuery)
 	apply := func() {
 		// Follow callbacks must be quick: a collector that has gone away
 		// gets two seconds to take what the old exporter still holds.

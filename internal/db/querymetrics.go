@@ -16,18 +16,45 @@ import (
 // database.query.duration_ms).
 type QueryObserver func(operation string, d time.Duration)
 
-// queryObserver is process-wide because database/sql drivers are: the
-// timing driver is registered once per underlying driver.
-var queryObserver atomic.Pointer[QueryObserver]
+// Observers are kept per DSN: the timing driver is registered once per
+// underlying driver (database/sql drivers are process-wide), and each
+// connection finds its database's observer by the DSN it was opened with.
+var observers sync.Map // dsn -> *observerSlot
 
-// ObserveQueries sets the function that receives query durations; nil
-// stops it. Until one is set, the timing costs one atomic load per query.
+type observerSlot struct{ fn atomic.Pointer[QueryObserver] }
+
+func slotFor(dsn string) *observerSlot {
+	if v, ok := observers.Load(dsn); ok {
+		return v.(*observerSlot)
+	}
+	v, _ := observers.LoadOrStore(dsn, &observerSlot{})
+	return v.(*observerSlot)
+}
+
+// everyone is the process-wide observer of ObserveQueries.
+var everyone observerSlot
+
+// ObserveQueries sets a function that receives the durations of every
+// database's queries in the process (tests counting round trips); nil
+// stops it. A server uses DB.ObserveQueries, which keeps databases apart.
 func ObserveQueries(fn QueryObserver) {
 	if fn == nil {
-		queryObserver.Store(nil)
+		everyone.fn.Store(nil)
 		return
 	}
-	queryObserver.Store(&fn)
+	everyone.fn.Store(&fn)
+}
+
+// ObserveQueries sets the function that receives the durations of d's
+// queries; nil stops it. Without one, the timing costs one atomic load per
+// query. Handles opened on the same database share it.
+func (d *DB) ObserveQueries(fn QueryObserver) {
+	slot := slotFor(d.dsn)
+	if fn == nil {
+		slot.fn.Store(nil)
+		return
+	}
+	slot.fn.Store(&fn)
 }
 
 var (
@@ -55,24 +82,25 @@ func timed(name string) string {
 	return t
 }
 
-// observe hands one duration to the observer, if any.
-func observe(op string, start time.Time) {
-	if fn := queryObserver.Load(); fn != nil {
-		(*fn)(op, time.Since(start))
-	}
-}
-
-// now reads the clock only when somebody listens.
-func now() time.Time {
-	if queryObserver.Load() == nil {
+// start reads the clock only when somebody listens.
+func (o *observerSlot) start() time.Time {
+	if o.fn.Load() == nil && everyone.fn.Load() == nil {
 		return time.Time{}
 	}
 	return time.Now()
 }
 
-func done(op string, start time.Time) {
-	if !start.IsZero() {
-		observe(op, start)
+// done hands one duration to the observers, if one listened at start.
+func (o *observerSlot) done(op string, start time.Time) {
+	if start.IsZero() {
+		return
+	}
+	d := time.Since(start)
+	if fn := o.fn.Load(); fn != nil {
+		(*fn)(op, d)
+	}
+	if fn := everyone.fn.Load(); fn != nil {
+		(*fn)(op, d)
 	}
 }
 
@@ -102,7 +130,7 @@ func (d *timedDriver) Open(dsn string) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &timedConn{inner: c}, nil
+	return &timedConn{inner: c, obs: slotFor(dsn)}, nil
 }
 
 // OpenConnector keeps the inner driver's connector when it has one, as
@@ -113,7 +141,7 @@ func (d *timedDriver) OpenConnector(dsn string) (driver.Connector, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &timedConnector{inner: c, d: d}, nil
+		return &timedConnector{inner: c, dsn: dsn, d: d}, nil
 	}
 	return &timedConnector{dsn: dsn, d: d}, nil
 }
@@ -132,7 +160,7 @@ func (c *timedConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &timedConn{inner: conn}, nil
+	return &timedConn{inner: conn, obs: slotFor(c.dsn)}, nil
 }
 
 func (c *timedConnector) Driver() driver.Driver { return c.d }
@@ -140,14 +168,17 @@ func (c *timedConnector) Driver() driver.Driver { return c.d }
 // timedConn forwards every optional interface database/sql looks for;
 // where the inner connection lacks one it answers driver.ErrSkip (or the
 // plain method), which makes database/sql take its usual fallback.
-type timedConn struct{ inner driver.Conn }
+type timedConn struct {
+	inner driver.Conn
+	obs   *observerSlot
+}
 
 func (c *timedConn) Prepare(query string) (driver.Stmt, error) {
 	st, err := c.inner.Prepare(query)
 	if err != nil {
 		return nil, err
 	}
-	return &timedStmt{inner: st, op: Operation(query)}, nil
+	return &timedStmt{inner: st, op: Operation(query), obs: c.obs}, nil
 }
 
 func (c *timedConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
@@ -159,20 +190,20 @@ func (c *timedConn) PrepareContext(ctx context.Context, query string) (driver.St
 	if err != nil {
 		return nil, err
 	}
-	return &timedStmt{inner: st, op: Operation(query)}, nil
+	return &timedStmt{inner: st, op: Operation(query), obs: c.obs}, nil
 }
 
 func (c *timedConn) Close() error { return c.inner.Close() }
 
 func (c *timedConn) Begin() (driver.Tx, error) {
-	start := now()
+	start := c.obs.start()
 	//lint:ignore SA1019 the fallback database/sql itself uses for old drivers
 	tx, err := c.inner.Begin() //nolint:staticcheck
-	done("begin", start)
+	c.obs.done("begin", start)
 	if err != nil {
 		return nil, err
 	}
-	return &timedTx{inner: tx}, nil
+	return &timedTx{inner: tx, obs: c.obs}, nil
 }
 
 func (c *timedConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
@@ -180,13 +211,13 @@ func (c *timedConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.
 	if !ok {
 		return c.Begin()
 	}
-	start := now()
+	start := c.obs.start()
 	tx, err := bt.BeginTx(ctx, opts)
-	done("begin", start)
+	c.obs.done("begin", start)
 	if err != nil {
 		return nil, err
 	}
-	return &timedTx{inner: tx}, nil
+	return &timedTx{inner: tx, obs: c.obs}, nil
 }
 
 func (c *timedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
@@ -194,10 +225,10 @@ func (c *timedConn) ExecContext(ctx context.Context, query string, args []driver
 	if !ok {
 		return nil, driver.ErrSkip
 	}
-	start := now()
+	start := c.obs.start()
 	res, err := ex.ExecContext(ctx, query, args)
 	if err != driver.ErrSkip {
-		done(Operation(query), start)
+		c.obs.done(Operation(query), start)
 	}
 	return res, err
 }
@@ -207,10 +238,10 @@ func (c *timedConn) QueryContext(ctx context.Context, query string, args []drive
 	if !ok {
 		return nil, driver.ErrSkip
 	}
-	start := now()
+	start := c.obs.start()
 	rows, err := q.QueryContext(ctx, query, args)
 	if err != driver.ErrSkip {
-		done(Operation(query), start)
+		c.obs.done(Operation(query), start)
 	}
 	return rows, err
 }
@@ -243,43 +274,47 @@ func (c *timedConn) CheckNamedValue(nv *driver.NamedValue) error {
 	return driver.ErrSkip
 }
 
-type timedTx struct{ inner driver.Tx }
+type timedTx struct {
+	inner driver.Tx
+	obs   *observerSlot
+}
 
 func (t *timedTx) Commit() error {
-	start := now()
+	start := t.obs.start()
 	err := t.inner.Commit()
-	done("commit", start)
+	t.obs.done("commit", start)
 	return err
 }
 
 func (t *timedTx) Rollback() error {
-	start := now()
+	start := t.obs.start()
 	err := t.inner.Rollback()
-	done("rollback", start)
+	t.obs.done("rollback", start)
 	return err
 }
 
 type timedStmt struct {
 	inner driver.Stmt
 	op    string
+	obs   *observerSlot
 }
 
 func (s *timedStmt) Close() error  { return s.inner.Close() }
 func (s *timedStmt) NumInput() int { return s.inner.NumInput() }
 
 func (s *timedStmt) Exec(args []driver.Value) (driver.Result, error) {
-	start := now()
+	start := s.obs.start()
 	//lint:ignore SA1019 the fallback database/sql itself uses for old drivers
 	res, err := s.inner.Exec(args) //nolint:staticcheck
-	done(s.op, start)
+	s.obs.done(s.op, start)
 	return res, err
 }
 
 func (s *timedStmt) Query(args []driver.Value) (driver.Rows, error) {
-	start := now()
+	start := s.obs.start()
 	//lint:ignore SA1019 the fallback database/sql itself uses for old drivers
 	rows, err := s.inner.Query(args) //nolint:staticcheck
-	done(s.op, start)
+	s.obs.done(s.op, start)
 	return rows, err
 }
 
@@ -292,9 +327,9 @@ func (s *timedStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (
 		}
 		return s.Exec(vals)
 	}
-	start := now()
+	start := s.obs.start()
 	res, err := ex.ExecContext(ctx, args)
-	done(s.op, start)
+	s.obs.done(s.op, start)
 	return res, err
 }
 
@@ -307,9 +342,9 @@ func (s *timedStmt) QueryContext(ctx context.Context, args []driver.NamedValue) 
 		}
 		return s.Query(vals)
 	}
-	start := now()
+	start := s.obs.start()
 	rows, err := q.QueryContext(ctx, args)
-	done(s.op, start)
+	s.obs.done(s.op, start)
 	return rows, err
 }
 

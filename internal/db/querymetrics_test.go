@@ -37,7 +37,7 @@ func TestQueriesAreTimed(t *testing.T) {
 		d := dbtest.OpenSettings(t, s)
 		var mu sync.Mutex
 		seen := map[string]int{}
-		db.ObserveQueries(func(op string, dur time.Duration) {
+		d.ObserveQueries(func(op string, dur time.Duration) {
 			if dur < 0 {
 				t.Errorf("negative duration for %s", op)
 			}
@@ -45,7 +45,7 @@ func TestQueriesAreTimed(t *testing.T) {
 			seen[op]++
 			mu.Unlock()
 		})
-		defer db.ObserveQueries(nil)
+		defer d.ObserveQueries(nil)
 		ctx := context.Background()
 		var wg sync.WaitGroup
 		for range 8 {
