@@ -2,6 +2,9 @@ package config_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -54,5 +57,100 @@ func TestSetRoundTripsOnServers(t *testing.T) {
 				t.Fatalf("one change sends %d statements on %s, %d on SQLite", got, tg, base)
 			}
 		})
+	}
+}
+
+// Concurrent changes through one store run one transaction at a time, in
+// the order they arrived, on every database: none waits in the database
+// holding a pooled connection, and every change lands with its audit record.
+func TestConcurrentSetsTakeTurns(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s db.Settings) {
+		d := dbtest.OpenSettings(t, s)
+		store, _ := newStore(t, d)
+		store.SetWriter(d)
+		ctx := context.Background()
+		var mu sync.Mutex
+		open, most := 0, 0
+		db.ObserveQueries(func(op string, _ time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			switch op {
+			case "begin":
+				open++
+				most = max(most, open)
+			case "commit", "rollback":
+				open--
+			}
+		})
+		defer db.ObserveQueries(nil)
+		const writers = 24
+		var wg sync.WaitGroup
+		errs := make(chan error, writers)
+		for i := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := store.Set(ctx, "smtp_port", fmt.Sprint(2000+i), config.AnyVersion, config.Origin{Actor: "t"})
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		db.ObserveQueries(nil)
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("a concurrent change failed: %v", err)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if most != 1 {
+			t.Errorf("%d of the store's transactions were open at once, want 1", most)
+		}
+		h, err := store.History(ctx, "smtp_port", 100)
+		if err != nil || len(h) != writers {
+			t.Fatalf("%d audit records, %v; want %d", len(h), err, writers)
+		}
+		e, err := store.Get(ctx, "smtp_port")
+		if err != nil || e.Version != writers {
+			t.Fatalf("version %d, %v; want %d", e.Version, err, writers)
+		}
+	})
+}
+
+// A change whose context ends while it waits for its turn gives up as an
+// unavailable database (a 503, like a database that does not answer in
+// time) and changes nothing.
+func TestSetGivesUpWaitingForItsTurn(t *testing.T) {
+	d, _ := dbtest.Open(t, db.SQLite)
+	store, _ := newStore(t, d)
+	store.SetWriter(d)
+	// Hold the turn with a transaction that waits for the database writer,
+	// itself held here.
+	held, err := d.BeginTx(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan error, 1)
+	go func() {
+		_, err := store.Set(context.Background(), "smtp_port", "2525", config.AnyVersion, config.Origin{Actor: "t"})
+		first <- err
+	}()
+	for d.WritersWaiting() != 1 {
+		runtime.Gosched()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := store.Set(ctx, "smtp_port", "2626", config.AnyVersion, config.Origin{Actor: "t"}); !errors.Is(err, config.ErrUnavailable) {
+		t.Fatalf("err = %v, want ErrUnavailable", err)
+	}
+	if err := held.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if e, err := store.Get(context.Background(), "smtp_port"); err != nil || e.Value != "2525" || e.Version != 1 {
+		t.Fatalf("smtp_port %q version %d, %v; want 2525 version 1", e.Value, e.Version, err)
 	}
 }

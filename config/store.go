@@ -99,7 +99,14 @@ type Store struct {
 	db *sql.DB
 	// writer begins the writing transactions: db itself, or what SetWriter
 	// gave (SQLite's single writer).
-	writer  TxBeginner
+	writer TxBeginner
+	// turn lets one of the store's transactions run at a time, the others
+	// waiting in arrival order (a channel's blocked senders are served
+	// first come, first served). Every change takes the revision row
+	// anyway; waiting here instead of in the database keeps the pool's
+	// other connections free for reads and spares PostgreSQL and MySQL a
+	// crowd of lock waiters.
+	turn    chan struct{}
 	dialect Dialect
 	reg     *Registry
 	// sealer is swapped by RotateKey while readers (the watcher's
@@ -114,7 +121,7 @@ type Store struct {
 // NewStore wraps an open database whose schema is migrated. It reads the
 // process environment until SetEnv says otherwise.
 func NewStore(db *sql.DB, dialect Dialect, reg *Registry, sealer *Sealer) *Store {
-	s := &Store{db: db, writer: db, dialect: dialect, reg: reg, now: time.Now, getenv: os.Getenv}
+	s := &Store{db: db, writer: db, turn: make(chan struct{}, 1), dialect: dialect, reg: reg, now: time.Now, getenv: os.Getenv}
 	s.sealer.Store(sealer)
 	return s
 }
@@ -575,6 +582,12 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(*sql.Tx) error) err
 }
 
 func (s *Store) tryTx(ctx context.Context, op string, fn func(*sql.Tx) error) error {
+	select {
+	case s.turn <- struct{}{}:
+	case <-ctx.Done():
+		return unavailable(op, ctx.Err())
+	}
+	defer func() { <-s.turn }()
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return unavailable(op, err)
