@@ -3,10 +3,10 @@ package app
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
-	"os"
 	"strings"
 	"sync"
 	"testing"
