@@ -60,8 +60,9 @@ func TestSetRoundTripsOnServers(t *testing.T) {
 	}
 }
 
-// Concurrent changes through one store run one transaction at a time, in
-// the order they arrived, on every database: none waits in the database
+// Concurrent changes through one store take turns, in the order they
+// arrived, on every database: at most two transactions are open (one
+// running, the next waiting for the revision row), the others wait without
 // holding a pooled connection, and every change lands with its audit record.
 func TestConcurrentSetsTakeTurns(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, s db.Settings) {
@@ -104,8 +105,8 @@ func TestConcurrentSetsTakeTurns(t *testing.T) {
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		if most != 1 {
-			t.Errorf("%d of the store's transactions were open at once, want 1", most)
+		if most > 2 {
+			t.Errorf("%d of the store's transactions were open at once, want at most 2", most)
 		}
 		h, err := store.History(ctx, "smtp_port", 100)
 		if err != nil || len(h) != writers {
@@ -120,24 +121,26 @@ func TestConcurrentSetsTakeTurns(t *testing.T) {
 
 // A change whose context ends while it waits for its turn gives up as an
 // unavailable database (a 503, like a database that does not answer in
-// time) and changes nothing.
+// time) and changes nothing; the changes ahead of it land in order.
 func TestSetGivesUpWaitingForItsTurn(t *testing.T) {
 	d, _ := dbtest.Open(t, db.SQLite)
 	store, _ := newStore(t, d)
 	store.SetWriter(d)
-	// Hold the turn with a transaction that waits for the database writer,
-	// itself held here.
+	// Both turns go to changes that wait for the database writer, itself
+	// held here.
 	held, err := d.BeginTx(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := make(chan error, 1)
-	go func() {
-		_, err := store.Set(context.Background(), "smtp_port", "2525", config.AnyVersion, config.Origin{Actor: "t"})
-		first <- err
-	}()
-	for d.WritersWaiting() != 1 {
-		runtime.Gosched()
+	ahead := make(chan error, 2)
+	for i, v := range []string{"2525", "2727"} {
+		go func() {
+			_, err := store.Set(context.Background(), "smtp_port", v, config.AnyVersion, config.Origin{Actor: "t"})
+			ahead <- err
+		}()
+		for d.WritersWaiting() != i+1 {
+			runtime.Gosched()
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -147,10 +150,12 @@ func TestSetGivesUpWaitingForItsTurn(t *testing.T) {
 	if err := held.Rollback(); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-first; err != nil {
-		t.Fatal(err)
+	for range 2 {
+		if err := <-ahead; err != nil {
+			t.Fatal(err)
+		}
 	}
-	if e, err := store.Get(context.Background(), "smtp_port"); err != nil || e.Value != "2525" || e.Version != 1 {
-		t.Fatalf("smtp_port %q version %d, %v; want 2525 version 1", e.Value, e.Version, err)
+	if e, err := store.Get(context.Background(), "smtp_port"); err != nil || e.Value != "2727" || e.Version != 2 {
+		t.Fatalf("smtp_port %q version %d, %v; want 2727 version 2", e.Value, e.Version, err)
 	}
 }

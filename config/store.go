@@ -100,12 +100,13 @@ type Store struct {
 	// writer begins the writing transactions: db itself, or what SetWriter
 	// gave (SQLite's single writer).
 	writer TxBeginner
-	// turn lets one of the store's transactions run at a time, the others
+	// turn lets two of the store's transactions in at a time, the others
 	// waiting in arrival order (a channel's blocked senders are served
 	// first come, first served). Every change takes the revision row
-	// anyway; waiting here instead of in the database keeps the pool's
-	// other connections free for reads and spares PostgreSQL and MySQL a
-	// crowd of lock waiters.
+	// anyway, so one runs while the next waits for that row in the
+	// database (taking over without a round trip); waiting here instead
+	// keeps the pool's other connections free for reads and spares
+	// PostgreSQL and MySQL a crowd of lock waiters.
 	turn    chan struct{}
 	dialect Dialect
 	reg     *Registry
@@ -121,7 +122,7 @@ type Store struct {
 // NewStore wraps an open database whose schema is migrated. It reads the
 // process environment until SetEnv says otherwise.
 func NewStore(db *sql.DB, dialect Dialect, reg *Registry, sealer *Sealer) *Store {
-	s := &Store{db: db, writer: db, turn: make(chan struct{}, 1), dialect: dialect, reg: reg, now: time.Now, getenv: os.Getenv}
+	s := &Store{db: db, writer: db, turn: make(chan struct{}, storeTurns), dialect: dialect, reg: reg, now: time.Now, getenv: os.Getenv}
 	s.sealer.Store(sealer)
 	return s
 }
@@ -557,6 +558,9 @@ func (s *Store) bump(ctx context.Context, tx *sql.Tx) error {
 	}
 	return nil
 }
+
+// storeTurns is how many of the store's transactions may be open at once.
+const storeTurns = 2
 
 // txAttempts bounds how often inTx runs a transaction the database chose
 // as a deadlock victim.
