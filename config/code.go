@@ -191,7 +191,17 @@ func ParseDocument(data []byte) (Document, error) {
 // yamlReason keeps the parser's line-numbered reason but never more than
 // a line of it.
 func yamlReason(err error) string {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		// The type errors follow a first line that says only "unmarshal
+		// errors:".
+		return shorten(strings.Join(te.Errors, "; "))
+	}
+	return shorten(strings.TrimPrefix(err.Error(), "yaml: "))
+}
+
+// shorten keeps the first line of msg, at most 200 bytes of it.
+func shorten(msg string) string {
 	if i := strings.IndexByte(msg, '\n'); i >= 0 {
 		msg = msg[:i]
 	}
@@ -345,6 +355,13 @@ func (s *Store) PlanDocument(ctx context.Context, doc Document, prune bool) (Pla
 	if prune {
 		for _, e := range entries {
 			if _, named := doc.Values[e.Key]; named || doc.Category != "" && e.Category != doc.Category {
+				continue
+			}
+			// Secrets are never pruned: an export leaves them out by
+			// default, so pruning with one would delete every stored
+			// secret. They go with an explicit delete (or null in the
+			// file, or the batch API).
+			if e.Sensitive {
 				continue
 			}
 			plan.Changes = append(plan.Changes, removal(e))

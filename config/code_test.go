@@ -296,3 +296,38 @@ func TestParseDocumentJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestPruneKeepsSecrets: an export leaves secrets out, so pruning with it
+// must not delete them; a null in the file still removes one on purpose.
+func TestPruneKeepsSecrets(t *testing.T) {
+	d, _ := dbtest.Open(t, db.SQLite)
+	store, _ := newStore(t, d)
+	ctx := context.Background()
+	for k, v := range map[string]string{"app_name": "shop", "smtp_pass": "s3cret-pass", "smtp_user": "mailer"} {
+		if _, err := store.Set(ctx, k, v, config.AnyVersion, config.Origin{Actor: "t"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	doc, err := config.ParseDocument([]byte("kind: rookery/config\nschema_version: 1\nvalues:\n  app_name: shop\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := store.PlanDocument(ctx, doc, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var removed []string
+	for _, c := range plan.Changes {
+		removed = append(removed, c.Key+":"+string(c.Action))
+	}
+	if strings.Join(removed, ",") != "smtp_user:remove" {
+		t.Fatalf("prune plans %v; want only smtp_user removed, never the secret", removed)
+	}
+	doc, err = config.ParseDocument([]byte("kind: rookery/config\nschema_version: 1\nvalues:\n  smtp_pass: null\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan, err = store.PlanDocument(ctx, doc, false); err != nil || len(plan.Changes) != 1 || plan.Changes[0].Key != "smtp_pass" {
+		t.Fatalf("explicit removal of a secret: %+v %v", plan.Changes, err)
+	}
+}

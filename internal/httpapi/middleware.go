@@ -122,10 +122,11 @@ func (s *Server) outer(next http.Handler) http.Handler {
 		}
 		info := &requestInfo{client: clientAddr(r, s.trusted)}
 		ctx := context.WithValue(r.Context(), keyRequestID, id)
-		if strings.HasPrefix(r.URL.Path, "/api/") && !strings.HasPrefix(r.URL.Path, "/api/v1/ai/") {
+		if strings.HasPrefix(r.URL.Path, "/api/") && !strings.HasPrefix(r.URL.Path, "/api/v1/ai/") && r.URL.Path != configEventsPath {
 			// A frozen database must not hold requests forever: past this
 			// the driver gives up and the client gets a 503. AI calls have
-			// their own timeout (waddleai_timeout).
+			// their own timeout (waddleai_timeout); the config event stream
+			// is meant to stay open and reads no database.
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, apiDeadline)
 			defer cancel()
@@ -189,6 +190,9 @@ func clientIP(r *http.Request) string {
 }
 
 const sessionCookie = "rookery_session"
+
+// configEventsPath is the config event stream, which stays open.
+const configEventsPath = "/api/v1/config/events"
 
 // apiDeadline bounds every non-AI API request.
 const apiDeadline = 15 * time.Second

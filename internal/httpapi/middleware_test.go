@@ -508,3 +508,17 @@ func TestLoginRefusesCrossSite(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigEventsHaveNoDeadline: the config event stream stays open; the
+// API deadline would cut it every 15 seconds.
+func TestConfigEventsHaveNoDeadline(t *testing.T) {
+	s := bareServer(t, Deps{})
+	for path, want := range map[string]bool{configEventsPath: false, "/api/v1/config": true} {
+		var has bool
+		h := s.outer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, has = r.Context().Deadline() }))
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", path, nil))
+		if has != want {
+			t.Errorf("%s: deadline %v, want %v", path, has, want)
+		}
+	}
+}

@@ -69,6 +69,9 @@ export function SettingsPage() {
   useEffect(() => {
     const ctl = new AbortController();
     let wait = 1000;
+    // After a reconnect the stream starts afresh: what changed while it
+    // was down is only in a reload.
+    let connectedBefore = false;
     const follow = async () => {
       while (!ctl.signal.aborted) {
         try {
@@ -76,6 +79,10 @@ export function SettingsPage() {
           if (!res.ok || !res.body) break; // signed out or not allowed: the page says so elsewhere
           wait = 1000;
           await readSSE(res.body, (ev) => {
+            if (ev.event === 'ready') {
+              if (connectedBefore) reload();
+              connectedBefore = true;
+            }
             if (ev.event === 'change' || ev.event === 'resync') reload();
           });
         } catch {
