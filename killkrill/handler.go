@@ -72,7 +72,13 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 			// A copy declared here, so that only with a tap does the
 			// record escape to the heap.
 			rc := r
-			(*tap)(ctx, &rc)
+			tctx := ctx
+			if len(h.hs.attrs) > 0 || h.hs.group != "" {
+				// The logger's own context (With attributes, open
+				// groups), for TapAttrs.
+				tctx = context.WithValue(ctx, tapStateKey{}, h.hs)
+			}
+			(*tap)(tctx, &rc)
 			r = rc
 		}
 	}
@@ -237,4 +243,61 @@ func maskAttr(scan secretScan, a slog.Attr) slog.Attr {
 		return slog.Attr{Key: a.Key, Value: slog.GroupValue(masked...)}
 	}
 	return a
+}
+
+// tapStateKey carries a handler's state in the context a log tap is given.
+type tapStateKey struct{}
+
+// TapAttrs calls fn for each attribute of a record given to a log tap (see
+// Shipper.SetLogTap) as KillKrill ships it: the logger's With attributes
+// first, then the record's own, groups flattened into dotted keys with the
+// logger's WithGroup names in front, and every value KillKrill masks
+// already replaced by Masked. ctx must be the context the tap was given;
+// attributes the tap itself adds to r come last, under the same groups.
+// It stops when fn returns false.
+func TapAttrs(ctx context.Context, r *slog.Record, fn func(slog.Attr) bool) {
+	prefix, scan := "", secretScan{}
+	if hs, _ := ctx.Value(tapStateKey{}).(*handlerState); hs != nil {
+		for _, ga := range hs.attrs {
+			if !tapAttr(ga.prefix, ga.scan, ga.attr, fn) {
+				return
+			}
+		}
+		prefix, scan = hs.group, hs.groupScan
+	}
+	r.Attrs(func(a slog.Attr) bool { return tapAttr(prefix, scan, a, fn) })
+}
+
+// tapAttr is encoder.collect's walk (same keys, same masking) handing each
+// field to fn; it reports whether to go on.
+func tapAttr(prefix string, scan secretScan, a slog.Attr, fn func(slog.Attr) bool) bool {
+	a.Value = a.Value.Resolve()
+	if a.Equal(slog.Attr{}) {
+		return true
+	}
+	s := scan.feed(a.Key)
+	if a.Value.Kind() == slog.KindGroup {
+		members := a.Value.Group()
+		if len(members) == 0 {
+			return true
+		}
+		if s.hit && a.Key != "" {
+			return fn(slog.String(prefix+a.Key, Masked))
+		}
+		p := prefix
+		if a.Key != "" {
+			p = prefix + a.Key + "."
+		}
+		for _, m := range members {
+			if !tapAttr(p, s, m, fn) {
+				return false
+			}
+		}
+		return true
+	}
+	if s.hit {
+		return fn(slog.String(prefix+a.Key, Masked))
+	}
+	a.Key = prefix + a.Key
+	return fn(a)
 }

@@ -270,30 +270,13 @@ func (o *OTel) Client(base http.RoundTripper) *http.Client {
 // caller's goroutine (see killkrill.Shipper.SetLogTap): it adds trace.id
 // and span.id (the ECS names) when the record's context is in a span, so
 // KillKrill entries and traces join up, and sends the record over OTLP.
+// The OTLP record carries the attributes KillKrill ships, the logger's
+// With attributes and WithGroup names included (see killkrill.TapAttrs),
+// masked exactly as KillKrill masks them.
 func (o *OTel) LogTap(ctx context.Context, r *slog.Record) {
 	st := o.state.Load()
 	if st == nil {
 		return
-	}
-	sc := trace.SpanContextFromContext(ctx)
-	if !sc.IsValid() {
-		r.Attrs(func(a slog.Attr) bool {
-			if a.Key != "http.request.id" && a.Key != "request_id" {
-				return true
-			}
-			if v, ok := o.inflight.Load(a.Value.String()); ok {
-				sc = *v.(*trace.SpanContext)
-			}
-			return false
-		})
-		if sc.IsValid() {
-			ctx = trace.ContextWithSpanContext(ctx, sc)
-		}
-	}
-	if sc.IsValid() {
-		// A copy of its own, so the caller's record is never changed.
-		*r = r.Clone()
-		r.AddAttrs(slog.String("trace.id", sc.TraceID().String()), slog.String("span.id", sc.SpanID().String()))
 	}
 	var rec otellog.Record
 	rec.SetTimestamp(r.Time)
@@ -301,15 +284,34 @@ func (o *OTel) LogTap(ctx context.Context, r *slog.Record) {
 	rec.SetBody(attribute.StringValue(r.Message))
 	rec.SetSeverity(severity(r.Level))
 	rec.SetSeverityText(r.Level.String())
-	r.Attrs(func(a slog.Attr) bool {
+	sc := trace.SpanContextFromContext(ctx)
+	lookup := !sc.IsValid()
+	killkrill.TapAttrs(ctx, r, func(a slog.Attr) bool {
+		if lookup && (a.Key == "http.request.id" || a.Key == "request_id") {
+			lookup = false
+			if v, ok := o.inflight.Load(a.Value.String()); ok {
+				sc = *v.(*trace.SpanContext)
+			}
+		}
 		rec.AddAttributes(logAttr(a))
 		return true
 	})
+	if sc.IsValid() {
+		if !trace.SpanContextFromContext(ctx).IsValid() {
+			ctx = trace.ContextWithSpanContext(ctx, sc)
+		}
+		tid, sid := slog.String("trace.id", sc.TraceID().String()), slog.String("span.id", sc.SpanID().String())
+		// A copy of its own, so the caller's record is never changed.
+		*r = r.Clone()
+		r.AddAttrs(tid, sid)
+		rec.AddAttributes(logAttr(tid), logAttr(sid))
+	}
 	st.logger.Emit(ctx, rec)
 }
 
-// logAttr converts one attribute; secrets are masked by the same rule as
-// KillKrill's, so nothing leaves unmasked by this path either.
+// logAttr converts one attribute, which killkrill.TapAttrs has already
+// flattened and masked; a secret-named key is masked here too, so nothing
+// leaves unmasked by this path.
 func logAttr(a slog.Attr) attribute.KeyValue {
 	v := a.Value.Resolve()
 	if killkrill.IsSecretKey(a.Key) {
@@ -322,12 +324,6 @@ func logAttr(a slog.Attr) attribute.KeyValue {
 		return attribute.Float64(a.Key, v.Float64())
 	case slog.KindBool:
 		return attribute.Bool(a.Key, v.Bool())
-	case slog.KindGroup:
-		kvs := make([]attribute.KeyValue, 0, len(v.Group()))
-		for _, m := range v.Group() {
-			kvs = append(kvs, logAttr(m))
-		}
-		return attribute.Map(a.Key, kvs...)
 	}
 	return attribute.String(a.Key, v.String())
 }
