@@ -317,6 +317,13 @@ func (sp *spool) size() int64 {
 
 // rewrite keeps only the undelivered lines of segment i for which keep is
 // true, counting the others as dropped.
+//
+// The oldest segment keeps its delivered part byte for byte, so the new
+// file has its undelivered lines from the same offset as the old one: the
+// rename that replaces the file is then the only step, and the saved head
+// position is right for the file before it and the file after it, whatever
+// the point a crash stops at. The delivered part goes with the whole
+// segment once it is delivered (dropHead).
 func (sp *spool) rewrite(i int, keep func([]byte) bool) error {
 	n := sp.segs[i]
 	off := int64(0)
@@ -327,6 +334,13 @@ func (sp *spool) rewrite(i int, keep func([]byte) bool) error {
 	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
 		return fmt.Errorf("rewrite killkrill spool segment: %w", err)
+	}
+	if off > 0 {
+		if err := copyPrefix(out, sp.segPath(n), off); err != nil {
+			_ = out.Close()
+			_ = os.Remove(tmp)
+			return fmt.Errorf("rewrite killkrill spool segment: %w", err)
+		}
 	}
 	bw := bufio.NewWriter(out)
 	var kept, gone int
@@ -364,13 +378,7 @@ func (sp *spool) rewrite(i int, keep func([]byte) bool) error {
 			sp.w = nil
 			return fmt.Errorf("reopen killkrill spool segment: %w", err)
 		}
-		sp.w, sp.wn = f, keptBytes
-	}
-	if i == 0 {
-		sp.headOff = 0
-		if err := sp.saveHead(); err != nil {
-			return err
-		}
+		sp.w, sp.wn = f, off+keptBytes
 	}
 	sp.mu.Lock()
 	sp.entries -= gone
@@ -381,6 +389,19 @@ func (sp *spool) rewrite(i int, keep func([]byte) bool) error {
 	sp.mu.Unlock()
 	if i == 0 {
 		return sp.refreshOldest()
+	}
+	return nil
+}
+
+// copyPrefix copies the first n bytes of the file at path to out.
+func copyPrefix(out io.Writer, path string, n int64) error {
+	in, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = in.Close() }()
+	if _, err := io.CopyN(out, in, n); err != nil {
+		return err
 	}
 	return nil
 }
