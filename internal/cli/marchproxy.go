@@ -31,8 +31,10 @@ func mpFail(err error) error { return &marchproxyExitError{code: 1, err: err} }
 // mpOptions are the flags shared by the marchproxy subcommands; a flag that
 // is given wins over the environment, which wins over the config database.
 type mpOptions struct {
-	load      func(ctx context.Context) (marchproxy.Settings, error)
+	load      func(ctx context.Context) (mpConfig, error)
 	getenv    func(string) string
+	otlp      string     // OTLP endpoint read with the settings
+	tracing   *mpTracing // the command's exporter, while it runs
 	api       string
 	clusterID int
 	username  string
@@ -40,7 +42,7 @@ type mpOptions struct {
 	appName   string
 }
 
-func (cl *CLI) newMarchProxyCmd(load func(ctx context.Context) (marchproxy.Settings, error)) *cobra.Command {
+func (cl *CLI) newMarchProxyCmd(load func(ctx context.Context) (mpConfig, error)) *cobra.Command {
 	o := &mpOptions{load: load, getenv: os.Getenv}
 	cmd := &cobra.Command{
 		Use:   "marchproxy",
@@ -79,7 +81,9 @@ func (o *mpOptions) settings(cmd *cobra.Command) (marchproxy.Settings, error) {
 		if err != nil {
 			return s, fmt.Errorf("load MarchProxy settings: %w", err)
 		}
-		s = loaded
+		s, o.otlp = loaded.Settings, loaded.OTLPEndpoint
+	} else {
+		o.otlp = o.getenv(envOTLPEndpoint)
 	}
 	if err := applyMarchProxyEnv(&s, o.getenv); err != nil {
 		return s, err
@@ -267,7 +271,7 @@ func (o *mpOptions) openSession(cmd *cobra.Command, src *mpSource, prune bool) (
 		return nil, mpFail(errors.New("the MarchProxy server takes services only from a user: set marchproxy_username and marchproxy_password " +
 			"(or MARCHPROXY_USERNAME and MARCHPROXY_PASSWORD); the cluster API key only opens the proxies' config routes"))
 	}
-	client, err := marchproxy.NewClient(s.APIOrDefault())
+	client, err := o.newClient(cmd, s)
 	if err != nil {
 		return nil, mpFail(err)
 	}
@@ -301,7 +305,7 @@ func (o *mpOptions) diffCmd() *cobra.Command {
 		Use:   "diff",
 		Short: "Show what import would change; exit 0 in sync, 2 with changes, 1 on error",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: o.traced(func(cmd *cobra.Command, _ []string) error {
 			sess, err := o.openSession(cmd, &src, prune)
 			if err != nil {
 				return err
@@ -321,7 +325,7 @@ func (o *mpOptions) diffCmd() *cobra.Command {
 				return &marchproxyExitError{code: 2, err: fmt.Errorf("MarchProxy cluster %d differs from the configuration: %d changes", sess.settings.ClusterID, len(sess.plan.Steps))}
 			}
 			return nil
-		},
+		}),
 	}
 	src.flags(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON")
@@ -336,7 +340,7 @@ func (o *mpOptions) importCmd() *cobra.Command {
 		Use:   "import",
 		Short: "Create, update or reactivate the configured services on the MarchProxy server",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: o.traced(func(cmd *cobra.Command, _ []string) error {
 			sess, err := o.openSession(cmd, &src, prune)
 			if err != nil {
 				return err
@@ -363,7 +367,7 @@ func (o *mpOptions) importCmd() *cobra.Command {
 			}
 			sess.verify(ctx, w, ew)
 			return nil
-		},
+		}),
 	}
 	src.flags(cmd)
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show the plan without changing anything")
@@ -412,7 +416,7 @@ func (o *mpOptions) configCmd() *cobra.Command {
 		Use:   "config",
 		Short: "Fetch the cluster config as a proxy does (with the cluster API key); secrets masked",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: o.traced(func(cmd *cobra.Command, _ []string) error {
 			s, err := o.settings(cmd)
 			if err != nil {
 				return mpFail(err)
@@ -423,7 +427,7 @@ func (o *mpOptions) configCmd() *cobra.Command {
 			if s.ClusterAPIKey.IsZero() {
 				return mpFail(errors.New("no cluster API key: set cluster_api_key or CLUSTER_API_KEY"))
 			}
-			client, err := marchproxy.NewClient(s.APIOrDefault())
+			client, err := o.newClient(cmd, s)
 			if err != nil {
 				return mpFail(err)
 			}
@@ -437,6 +441,6 @@ func (o *mpOptions) configCmd() *cobra.Command {
 			}
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s\n", out)
 			return err
-		},
+		}),
 	}
 }

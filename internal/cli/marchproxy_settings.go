@@ -23,19 +23,19 @@ const (
 	envAppVersion          = "APP_VERSION"
 )
 
-// loadMarchProxySettings reads the marchproxy_* keys and app_name from the
-// config database.
-func (cl *CLI) loadMarchProxySettings(ctx context.Context) (marchproxy.Settings, error) {
+// loadMarchProxySettings reads the marchproxy_* keys, app_name and the
+// OTLP endpoint from the config database.
+func (cl *CLI) loadMarchProxySettings(ctx context.Context) (mpConfig, error) {
 	core, err := cl.openCore(ctx)
 	if err != nil {
-		return marchproxy.Settings{}, err
+		return mpConfig{}, err
 	}
 	defer core.Close()
 	s, err := app.SettingsFromEnv(os.Getenv)
 	if err != nil {
-		return marchproxy.Settings{}, err
+		return mpConfig{}, err
 	}
-	return app.MarchProxySettings(core.Keys, s), nil
+	return mpConfig{Settings: app.MarchProxySettings(core.Keys, s), OTLPEndpoint: core.Keys.KillKrill.OTLPEndpoint.Get()}, nil
 }
 
 // applyMarchProxyEnv overrides s with the environment variables that are

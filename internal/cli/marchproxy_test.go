@@ -42,8 +42,8 @@ func mpFake(t *testing.T, opts ...marchproxytest.Option) *marchproxytest.Server 
 	return f
 }
 
-func mpLoader(s marchproxy.Settings, err error) func(context.Context) (marchproxy.Settings, error) {
-	return func(context.Context) (marchproxy.Settings, error) { return s, err }
+func mpLoader(s marchproxy.Settings, err error) func(context.Context) (mpConfig, error) {
+	return func(context.Context) (mpConfig, error) { return mpConfig{Settings: s}, err }
 }
 
 func mpSettings(api string) marchproxy.Settings {
@@ -69,7 +69,7 @@ func (r mpResult) code() int {
 	return 1
 }
 
-func mpRun(t *testing.T, load func(context.Context) (marchproxy.Settings, error), args ...string) mpResult {
+func mpRun(t *testing.T, load func(context.Context) (mpConfig, error), args ...string) mpResult {
 	t.Helper()
 	cmd := New("rookery", "test", app.Extension{}).newMarchProxyCmd(load)
 	var out, errOut bytes.Buffer
