@@ -10,6 +10,7 @@ import "time"
 // next to these.
 type Standard struct {
 	AppName          *Setting[string]
+	PublicURL        *Setting[string]
 	LogLevel         *Setting[string]
 	LoginMaxAttempts *Setting[int64]
 	SMTP             SMTPSettings
@@ -86,6 +87,9 @@ func NewStandard() *Standard {
 		AppName: String("app_name", System, Default("rookery"),
 			Describe("Application name; prefixes MarchProxy service names ({app_name}-{service})"),
 			Validate(Regex(`^[a-z][a-z0-9-]{0,62}$`, "lower-case letters, digits and hyphens, starting with a letter"))),
+		PublicURL: String("public_url", System,
+			Describe("External base URL of this server (https://rookery.example.com): links in emails and single sign-on redirects are built on it"),
+			Validate(Optional(URL()))),
 		LogLevel: String("log_level", System, Default("info"),
 			Describe("Minimum level of application logs"), Validate(OneOf("debug", "info", "warn", "error"))),
 		LoginMaxAttempts: Int("login_max_attempts", Security, Default("5"),

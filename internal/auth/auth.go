@@ -63,7 +63,23 @@ type User struct {
 	Disabled  bool      `json:"disabled"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// SignInMethod is how the account signs in: MethodPassword, MethodOIDC
+	// or MethodSAML.
+	SignInMethod string `json:"sign_in_method"`
+	// LastSignInAt is when a session was last started for the account;
+	// nil when it never signed in.
+	LastSignInAt *time.Time `json:"last_sign_in_at"`
+	// Invited is true while the account waits for its invitation to be
+	// accepted: it has no password of its own yet.
+	Invited bool `json:"invited"`
 }
+
+// The ways an account signs in.
+const (
+	MethodPassword = "password"
+	MethodOIDC     = "oidc"
+	MethodSAML     = "saml"
+)
 
 // Principal is who is calling, as established from a token.
 type Principal struct {
@@ -259,6 +275,9 @@ func (s *Service) Issue(ctx context.Context, u User) (string, time.Time, error) 
 	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO sessions (id, user_id, created_at, expires_at, revoked) VALUES (?, ?, ?, ?, ?)`),
 		sid, u.ID, now, exp, false); err != nil {
 		return "", time.Time{}, fmt.Errorf("%w: start session: %v", ErrUnavailable, err)
+	}
+	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE users SET last_sign_in_at = ? WHERE id = ?`), now, u.ID); err != nil {
+		return "", time.Time{}, fmt.Errorf("%w: record sign-in: %v", ErrUnavailable, err)
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{Email: u.Email, Role: u.Role, RegisteredClaims: jwt.RegisteredClaims{
 		Issuer: "rookery", Subject: fmt.Sprint(u.ID), ID: sid, IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp)}})

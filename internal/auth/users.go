@@ -108,14 +108,14 @@ func (s *Service) countActive(ctx context.Context, tx *sql.Tx, role Role) (int, 
 	return n, nil
 }
 
-const userColumns = `id, email, role, disabled, created_at, updated_at`
+const userColumns = `id, email, role, disabled, created_at, updated_at, sign_in_method, last_sign_in_at, invited`
 
 func scanUser(r interface{ Scan(...any) error }) (User, error) {
 	var u User
 	var role string
-	err := r.Scan(&u.ID, &u.Email, &role, &u.Disabled, &u.CreatedAt, &u.UpdatedAt)
-	u.Role = Role(role)
-	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	var last sql.NullTime
+	err := r.Scan(&u.ID, &u.Email, &role, &u.Disabled, &u.CreatedAt, &u.UpdatedAt, &u.SignInMethod, &last, &u.Invited)
+	finishUser(&u, role, last)
 	return u, err
 }
 
@@ -431,10 +431,19 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (Use
 func scanUserHash(r *sql.Row, hash *string) (User, error) {
 	var u User
 	var role string
-	err := r.Scan(&u.ID, &u.Email, &role, &u.Disabled, &u.CreatedAt, &u.UpdatedAt, hash)
+	var last sql.NullTime
+	err := r.Scan(&u.ID, &u.Email, &role, &u.Disabled, &u.CreatedAt, &u.UpdatedAt, &u.SignInMethod, &last, &u.Invited, hash)
+	finishUser(&u, role, last)
+	return u, err
+}
+
+func finishUser(u *User, role string, last sql.NullTime) {
 	u.Role = Role(role)
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
-	return u, err
+	if last.Valid {
+		t := last.Time.UTC()
+		u.LastSignInAt = &t
+	}
 }
 
 var (

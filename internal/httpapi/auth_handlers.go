@@ -16,10 +16,15 @@ type userView struct {
 	Disabled  bool      `json:"disabled"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// SignInMethod is password, oidc or saml.
+	SignInMethod string     `json:"sign_in_method"`
+	LastSignInAt *time.Time `json:"last_sign_in_at"`
+	Invited      bool       `json:"invited"`
 }
 
 func viewUser(u auth.User) userView {
-	return userView{ID: u.ID, Email: u.Email, Role: u.Role, Disabled: u.Disabled, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+	return userView{ID: u.ID, Email: u.Email, Role: u.Role, Disabled: u.Disabled, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+		SignInMethod: u.SignInMethod, LastSignInAt: u.LastSignInAt, Invited: u.Invited}
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
