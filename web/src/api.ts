@@ -221,6 +221,25 @@ export interface User {
   id: number;
   email: string;
   role: Role;
+  disabled: boolean;
   created_at: string;
   updated_at: string;
+  sign_in_method: SignInMethod;
+  last_sign_in_at: string | null;
+  invited: boolean;
 }
+
+// ---- users, sign-in and password pages ----
+
+export type SignInMethod = 'password' | 'oidc' | 'saml';
+
+/** A single sign-on method the login page offers (GET /api/v1/auth/providers). */
+export type Provider = { label: string; login_url: string };
+
+export type Providers = { password: boolean; oidc: Provider | null; saml: Provider | null };
+
+/** What a password link is for (GET /api/v1/auth/password/reset?token=). */
+export type ResetLink = { email: string; kind: 'reset' | 'invitation'; expires_at: string };
+
+/** The answer to creating a user: invitation is "queued" when no password was given. */
+export type CreatedUser = { user: User; invitation?: string };
