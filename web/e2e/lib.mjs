@@ -1,6 +1,7 @@
 // Helpers shared by the end-to-end tests: the browser, the servers under
 // test (started by run.sh, passed in the environment) and the API.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -127,4 +128,30 @@ export class API {
 export async function ensureUser(api, email, password, role) {
   const r = await api.call('POST', '/api/v1/users', { email, password, role });
   if (r.status !== 201 && r.status !== 409) throw new Error(`create ${email}: ${r.status} ${r.text}`);
+}
+
+// axe-core's source, read once. It is evaluated in the page through the
+// DevTools protocol, which the page's Content-Security-Policy does not
+// govern, so no script tag has to be allowed.
+let axeSource = '';
+
+/** checkA11y runs axe-core on the page as it is now (every rule axe runs
+ * by default: WCAG 2.x A and AA and best practices) and throws listing
+ * each violation's id, impact and the elements it found, so a test that
+ * calls it fails on any violation. label names the state in the message. */
+export async function checkA11y(page, label) {
+  if (!axeSource) axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ['violations'] });
+    return result.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      targets: v.nodes.map((n) => n.target.join(' ')),
+    }));
+  });
+  if (violations.length === 0) return;
+  const lines = violations.map((v) => `  ${v.id} (${v.impact}): ${v.help}\n    ${v.targets.slice(0, 8).join('\n    ')}`);
+  throw new Error(`axe-core found ${violations.length} violation(s) on ${label}:\n${lines.join('\n')}`);
 }

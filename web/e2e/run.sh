@@ -5,6 +5,9 @@
 # databases (one with a professional licence, one with a community
 # licence), then drives headless Chromium through them with node's test
 # runner. Screenshots of the main pages go to docs/screenshots/.
+# E2E_TESTS selects test files by glob patterns relative to the repository,
+# separated by spaces, e.g. E2E_TESTS="web/e2e/tests/02-*.mjs"; all of
+# web/e2e/tests/ run when it is unset.
 set -euo pipefail
 
 web="$(cd "$(dirname "$0")/.." && pwd)"
@@ -23,7 +26,13 @@ fi
 /usr/bin/chromium --version
 
 step "npm ci and build"
-(cd "$web" && npm ci --no-audit --no-fund && npm run build)
+# npm ci empties node_modules first; skip it when the installed tree is
+# newer than the lock file, so runs in one checkout do not pull the
+# modules out from under each other.
+if [ ! "$web/node_modules/.package-lock.json" -nt "$web/package-lock.json" ]; then
+  (cd "$web" && npm ci --no-audit --no-fund)
+fi
+(cd "$web" && npm run build)
 if [ -n "$(git status --porcelain -- web/dist)" ] && [ "${ROOKERY_E2E_ALLOW_STALE_DIST:-}" = 1 ]; then
   echo "warning: web/dist differs from the committed build (allowed by ROOKERY_E2E_ALLOW_STALE_DIST=1)" >&2
 elif [ -n "$(git status --porcelain -- web/dist)" ]; then
@@ -118,6 +127,19 @@ echo "professional: $ROOKERY_PRO_URL  community: $ROOKERY_COMMUNITY_URL"
 
 step "end-to-end tests"
 export SCREENSHOT_DIR="$repo/docs/screenshots"
-(cd "$web" && node --test --test-concurrency=1 --test-reporter=spec e2e/tests/)
+tests=("$web/e2e/tests/")
+if [ -n "${E2E_TESTS:-}" ]; then
+  tests=()
+  for pattern in $E2E_TESTS; do
+    matched=0
+    for file in $repo/$pattern; do
+      [ -f "$file" ] || continue
+      tests+=("$file")
+      matched=1
+    done
+    [ "$matched" = 1 ] || { echo "E2E_TESTS: no test file matches $pattern" >&2; exit 1; }
+  done
+fi
+(cd "$web" && node --test --test-concurrency=1 --test-reporter=spec "${tests[@]}")
 
 echo "e2e finished in $((SECONDS - started)) s"
