@@ -19,6 +19,7 @@ type Standard struct {
 	MarchProxy       MarchProxySettings
 	License          LicenseSettings
 	ConfigWebhook    ConfigWebhookSettings
+	SSO              SSOSettings
 }
 
 // ConfigWebhookSettings say where committed configuration changes are
@@ -35,6 +36,16 @@ type SMTPSettings struct {
 	User *Setting[string]
 	Pass *Setting[Secret]
 	From *Setting[string]
+	// TLS is how the connection is encrypted: "starttls" (upgrade a plain
+	// connection, refusing a server that cannot), "tls" (implicit TLS, as
+	// on port 465) or "none".
+	TLS *Setting[string]
+	// Timeout bounds connecting and each exchange with the server.
+	Timeout *Setting[time.Duration]
+	// AllowInsecure lets smtp_tls=none reach a server other than this
+	// machine, where the password and the messages would cross the
+	// network in clear.
+	AllowInsecure *Setting[bool]
 }
 
 // WaddleAISettings say where the AI gateway is and how to use it.
@@ -108,6 +119,13 @@ func NewStandard() *Standard {
 			User: String("smtp_user", Email, Describe("SMTP username")),
 			Pass: SecretString("smtp_pass", Email, Describe("SMTP password")),
 			From: String("smtp_from", Email, Describe("Sender address of outgoing mail"), Validate(Optional(EmailAddress()))),
+			TLS: String("smtp_tls", Email, Default("starttls"),
+				Describe("Encryption of the SMTP connection: starttls (upgrade, required), tls (implicit TLS, usually port 465) or none (only to this machine unless smtp_allow_insecure)"),
+				Validate(OneOf("starttls", "tls", "none"))),
+			Timeout: Seconds("smtp_timeout", Email, Default("10"),
+				Describe("Seconds to wait for the SMTP server to connect and answer each command"), Validate(Range(1, 300))),
+			AllowInsecure: Bool("smtp_allow_insecure", Email, Default("false"),
+				Describe("Allow smtp_tls=none to a server other than this machine (the password and messages then cross the network unencrypted)")),
 		},
 
 		WaddleAI: WaddleAISettings{
@@ -174,6 +192,7 @@ func NewStandard() *Standard {
 			Secret: SecretString("config_webhook_secret", Integration,
 				Describe("Secret of the X-Rookery-Signature HMAC on configuration change events")),
 		},
+		SSO: newSSOSettings(),
 	}
 }
 

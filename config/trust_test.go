@@ -60,6 +60,7 @@ func TestRegistryChecksCarries(t *testing.T) {
 		"smtp_host":             {"smtp_pass"},
 		"smtp_port":             {"smtp_pass"},
 		"config_webhook_url":    {"config_webhook_secret"},
+		"oidc_issuer_url":       {"oidc_client_secret"},
 	}
 	for _, k := range reg.Keys() {
 		if !reflect.DeepEqual(k.Carries, want[k.Name]) {
