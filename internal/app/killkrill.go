@@ -102,19 +102,19 @@ func (a *App) businessMetrics(ctx context.Context) {
 }
 
 // killkrillReport is GET /api/v1/integrations/killkrill.
-func (a *App) killkrillReport(ctx context.Context) map[string]any {
+func (a *App) killkrillReport(ctx context.Context) httpapi.KillKrillReport {
 	if a.Shipper == nil {
-		return map[string]any{"enabled": false, "note": "this process logs locally only"}
+		return httpapi.KillKrillReport{Note: "this process logs locally only"}
 	}
 	st := a.Shipper.Stats()
 	cfg := a.Shipper.Config()
-	out := map[string]any{"enabled": st.Enabled, "mode": st.Mode, "log_url": cfg.LogURL,
-		"metrics_url": metricsURL(cfg), "stats": st, "healthy": st.Healthy}
+	out := httpapi.KillKrillReport{Enabled: st.Enabled, Mode: st.Mode, LogURL: cfg.LogURL,
+		MetricsURL: metricsURL(cfg), Stats: &st, Healthy: st.Healthy}
 	if st.Enabled {
 		hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
 		if err := a.Shipper.Health(hctx); err != nil {
-			out["healthy"], out["health_error"] = false, err.Error()
+			out.Healthy, out.HealthError = false, err.Error()
 		}
 	}
 	return out
@@ -129,35 +129,31 @@ func metricsURL(c killkrill.Config) string {
 
 // integrations is GET /api/v1/integrations: the state of every outside
 // service rookery talks to.
-func (a *App) integrations(ctx context.Context) map[string]any {
-	out := map[string]any{"killkrill": a.killkrillReport(ctx), "opentelemetry": a.otelReport()}
-	wa := map[string]any{"url": a.Keys.WaddleAI.URL.Get(), "reachable": false}
+func (a *App) integrations(ctx context.Context) httpapi.Integrations {
+	out := httpapi.Integrations{KillKrill: a.killkrillReport(ctx), OpenTelemetry: a.otelReport()}
+	out.WaddleAI = httpapi.ServiceCheck{URL: a.Keys.WaddleAI.URL.Get()}
 	if a.AI != nil {
 		hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		err := a.AI.Health(hctx)
 		cancel()
-		wa["reachable"] = err == nil
+		out.WaddleAI.Reachable = err == nil
 		if err != nil {
-			wa["error"] = err.Error()
+			out.WaddleAI.Error = err.Error()
 		}
 	}
-	out["waddleai"] = wa
-	lurl := a.Keys.License.ServerURL.Get()
-	ls := map[string]any{"url": lurl, "reachable": false}
-	if err := reachable(ctx, lurl); err != nil {
-		ls["error"] = err.Error()
+	out.LicenseServer = httpapi.ServiceCheck{URL: a.Keys.License.ServerURL.Get()}
+	if err := reachable(ctx, out.LicenseServer.URL); err != nil {
+		out.LicenseServer.Error = err.Error()
 	} else {
-		ls["reachable"] = true
+		out.LicenseServer.Reachable = true
 	}
-	out["license_server"] = ls
 	mp := MarchProxySettings(a.Keys, a.Settings)
-	m := map[string]any{"api": mp.API, "cluster_id": mp.ClusterID}
+	out.MarchProxy = httpapi.MarchProxyReport{API: mp.API, ClusterID: mp.ClusterID}
 	if gen, err := marchproxy.Generate(mp.App, mp.Extras); err != nil {
-		m["error"] = err.Error()
+		out.MarchProxy.Error = err.Error()
 	} else {
-		m["services"], m["mappings"] = gen.Services.Services, gen.Mappings.Mappings
+		out.MarchProxy.Services, out.MarchProxy.Mappings = gen.Services.Services, gen.Mappings.Mappings
 	}
-	out["marchproxy"] = m
 	return out
 }
 

@@ -51,8 +51,8 @@ type Deps struct {
 	UI http.Handler
 	// Integrations and KillKrill report the outside services' state for
 	// GET /api/v1/integrations and /api/v1/integrations/killkrill.
-	Integrations func(context.Context) map[string]any
-	KillKrill    func(context.Context) map[string]any
+	Integrations func(context.Context) Integrations
+	KillKrill    func(context.Context) KillKrillReport
 }
 
 // Server holds the routes.
@@ -71,7 +71,7 @@ type Server struct {
 	secure    bool
 	trusted   []netip.Prefix
 	onRequest func(RequestRecord)
-	mux       *http.ServeMux
+	mux       *routeMux
 	cfgCache  configCache // encoded GET /api/v1/config answers (config_handlers.go)
 }
 
@@ -87,18 +87,19 @@ func New(d Deps) *Server {
 		d.Keys = config.NewStandard()
 	}
 	s := &Server{cfg: d.Config, keys: d.Keys, auth: d.Auth, throttle: d.Throttle, db: d.DB, license: d.License, teams: d.Teams, log: d.Log, registry: d.Registry,
-		secure: d.SecureCookies, trusted: d.TrustedProxies, onRequest: d.OnRequest, mux: http.NewServeMux()}
+		secure: d.SecureCookies, trusted: d.TrustedProxies, onRequest: d.OnRequest, mux: newRouteMux()}
 	s.metrics = newHTTPMetrics(d.Registry)
 	if d.AI != nil {
 		s.ai = &aiPart{client: d.AI, metrics: newAIMetrics(d.Registry)}
 	}
 	s.routes()
-	for path, f := range map[string]func(context.Context) map[string]any{
-		"GET /api/v1/integrations": d.Integrations, "GET /api/v1/integrations/killkrill": d.KillKrill} {
-		if f == nil {
-			continue
-		}
-		s.mux.Handle(path, s.require(auth.Admin, func(w http.ResponseWriter, r *http.Request) {
+	if f := d.Integrations; f != nil {
+		s.mux.Handle("GET /api/v1/integrations", s.require(auth.Admin, func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusOK, f(r.Context()))
+		}))
+	}
+	if f := d.KillKrill; f != nil {
+		s.mux.Handle("GET /api/v1/integrations/killkrill", s.require(auth.Admin, func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, f(r.Context()))
 		}))
 	}
