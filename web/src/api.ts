@@ -165,6 +165,9 @@ export interface ConfigItem {
   is_sensitive: boolean;
   is_set: boolean;
   source: 'database' | 'environment' | 'default' | string;
+  /** True when the key's environment variable is set and differs from the value in force. */
+  env_differs?: boolean;
+  constraints?: ConfigConstraints;
   rule?: string;
   default?: string;
   version: number;
@@ -243,3 +246,24 @@ export type ResetLink = { email: string; kind: 'reset' | 'invitation'; expires_a
 
 /** The answer to creating a user: invitation is "queued" when no password was given. */
 export type CreatedUser = { user: User; invitation?: string };
+
+// ---- settings page ----
+
+/** The structured form of a key's rule (config items' constraints). */
+export type ConfigConstraints = {
+  min?: number;
+  max?: number;
+  choices?: string[];
+  pattern?: string;
+  format?: string;
+};
+
+/** One committed change on GET /api/v1/config/events ("change" events). */
+export type ConfigChangeEvent = {
+  revision: number;
+  keys: string[];
+  changes: { key: string; old: string; new: string }[];
+};
+
+/** The answer of POST /api/v1/email/test (200) and of a refused send (502). */
+export type EmailTestResult = { ok?: boolean; message?: string; error?: string; detail?: string };
