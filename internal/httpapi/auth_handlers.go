@@ -35,15 +35,12 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: s.secure || r.TLS != nil})
-	writeJSON(w, http.StatusOK, map[string]string{"message": "Signed out"})
+	writeJSON(w, http.StatusOK, messageAnswer{Message: "Signed out"})
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 	p, _ := principal(r.Context())
-	writeJSON(w, http.StatusOK, map[string]any{
-		"user":       map[string]any{"id": p.UserID, "email": p.Email, "role": p.Role},
-		"expires_at": p.ExpiresAt,
-	})
+	writeJSON(w, http.StatusOK, meAnswer{User: meUser{ID: p.UserID, Email: p.Email, Role: p.Role}, ExpiresAt: p.ExpiresAt})
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
@@ -56,15 +53,11 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 	for _, u := range users {
 		out = append(out, viewUser(u))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"users": out, "total": len(out)})
+	writeJSON(w, http.StatusOK, usersAnswer{Users: out, Total: len(out)})
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Email    string `json:"email"`
-		Password string `json:"password"`
-		Role     string `json:"role"`
-	}
+	var body createUserRequest
 	if err := decode(w, r, &body); err != nil {
 		s.fail(w, r, err)
 		return
@@ -83,7 +76,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"user": viewUser(u)})
+	writeJSON(w, http.StatusCreated, userAnswer{User: viewUser(u)})
 }
 
 // userID reads the {id} path value.
@@ -103,11 +96,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	var body struct {
-		Role     *string `json:"role"`
-		Password *string `json:"password"`
-		Disabled *bool   `json:"disabled"`
-	}
+	var body updateUserRequest
 	if err := decode(w, r, &body); err != nil {
 		s.fail(w, r, err)
 		return
@@ -142,7 +131,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"user": viewUser(u)})
+	writeJSON(w, http.StatusOK, userAnswer{User: viewUser(u)})
 }
 
 // deleteUser removes a user, their sessions, API keys and team
@@ -164,16 +153,13 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"message": "User deleted", "user": viewUser(u)})
+	writeJSON(w, http.StatusOK, userDeletedAnswer{Message: "User deleted", User: viewUser(u)})
 }
 
 // changeOwnPassword lets a signed-in user replace their password. Their
 // other sessions end and their API keys are revoked; this session stays.
 func (s *Server) changeOwnPassword(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Current string `json:"current_password"`
-		New     string `json:"new_password"`
-	}
+	var body passwordChangeRequest
 	if err := decode(w, r, &body); err != nil {
 		s.fail(w, r, err)
 		return
@@ -211,7 +197,7 @@ func (s *Server) changeOwnPassword(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"message": "Password changed; your other sessions were signed out and your API keys revoked"})
+	writeJSON(w, http.StatusOK, messageAnswer{Message: "Password changed; your other sessions were signed out and your API keys revoked"})
 }
 
 func (s *Server) apiKeyRoutes() {
@@ -235,14 +221,11 @@ func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"api_keys": keys})
+	writeJSON(w, http.StatusOK, apiKeysAnswer{APIKeys: keys})
 }
 
 func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Name      string `json:"name"`
-		ExpiresAt string `json:"expires_at"`
-	}
+	var body createAPIKeyRequest
 	if err := decode(w, r, &body); err != nil {
 		s.fail(w, r, err)
 		return
@@ -267,8 +250,8 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.track(r, "apikey_create", nil, "apikey.prefix", k.Prefix)
-	writeJSON(w, http.StatusCreated, map[string]any{"api_key": k, "key": token,
-		"message": "Store this key now: it is shown once. Send it as Authorization: Bearer <key>."})
+	writeJSON(w, http.StatusCreated, apiKeyCreatedAnswer{APIKey: k, Key: token,
+		Message: "Store this key now: it is shown once. Send it as Authorization: Bearer <key>."})
 }
 
 func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
@@ -282,7 +265,7 @@ func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"message": "API key revoked", "id": id})
+	writeJSON(w, http.StatusOK, idMessageAnswer{Message: "API key revoked", ID: id})
 }
 
 // maxAttempts is login_max_attempts: the failed sign-ins an account (and

@@ -16,10 +16,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "cross-site sign-in refused", nil)
 		return
 	}
-	var body struct {
-		Email    string `json:"email"`
-		Password string `json:"password"`
-	}
+	var body loginRequest
 	if err := decode(w, r, &body); err != nil {
 		s.fail(w, r, err)
 		return
@@ -65,10 +62,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", Expires: exp, MaxAge: int(time.Until(exp).Seconds()),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secure || r.TLS != nil})
 	s.track(r, "login", nil, "user.id", u.ID, "user.name", u.Email, "source.ip", clientIP(r))
-	writeJSON(w, http.StatusOK, map[string]any{
-		"access_token": token, "token_type": "Bearer", "expires_at": exp, "expires_in": int(time.Until(exp).Seconds()),
-		"user": viewUser(u),
-	})
+	writeJSON(w, http.StatusOK, loginAnswer{AccessToken: token, TokenType: "Bearer", ExpiresAt: exp,
+		ExpiresIn: int(time.Until(exp).Seconds()), User: viewUser(u)})
 }
 
 // clientBucket is the throttle bucket of the request's client address:

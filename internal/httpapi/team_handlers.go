@@ -25,7 +25,7 @@ func (s *Server) listTeams(w http.ResponseWriter, r *http.Request) {
 	if ts == nil {
 		ts = []teams.Team{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"teams": ts, "total": len(ts)})
+	writeJSON(w, http.StatusOK, teamsAnswer{Teams: ts, Total: len(ts)})
 }
 
 // errSingleTeam stops a team creation the licence does not allow; the
@@ -33,10 +33,7 @@ func (s *Server) listTeams(w http.ResponseWriter, r *http.Request) {
 var errSingleTeam = errors.New("the licence allows a single team")
 
 func (s *Server) createTeam(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Name    string  `json:"name"`
-		Members []int64 `json:"members"`
-	}
+	var body createTeamRequest
 	if err := decode(w, r, &body); err != nil {
 		s.fail(w, r, err)
 		return
@@ -58,7 +55,7 @@ func (s *Server) createTeam(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"team": t})
+	writeJSON(w, http.StatusCreated, teamAnswer{Team: t})
 }
 
 func (s *Server) deleteTeam(w http.ResponseWriter, r *http.Request) {
@@ -71,5 +68,5 @@ func (s *Server) deleteTeam(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"message": "Team deleted", "id": id})
+	writeJSON(w, http.StatusOK, idMessageAnswer{Message: "Team deleted", ID: id})
 }
