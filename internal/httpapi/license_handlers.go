@@ -23,22 +23,42 @@ func (s *Server) licenseRoutes() {
 	s.mux.Handle("POST /api/v1/license/refresh", s.require(auth.Admin, s.refreshLicense))
 }
 
-func (s *Server) licenseView(ctx context.Context) (map[string]any, error) {
+// licenseAnswer is GET /api/v1/license.
+type licenseAnswer struct {
+	License      license.Status  `json:"license"`
+	Entitlements map[string]bool `json:"entitlements"`
+	Usage        licenseUsage    `json:"usage"`
+}
+
+type licenseUsage struct {
+	Users         int   `json:"users"`
+	MaxUsers      int64 `json:"max_users"`
+	Teams         int   `json:"teams"`
+	MultipleTeams bool  `json:"multiple_teams"`
+}
+
+// licenseRefreshAnswer is POST /api/v1/license/refresh: the licence after
+// the check, and whether the check reached a verdict.
+type licenseRefreshAnswer struct {
+	licenseAnswer
+	Refreshed    bool   `json:"refreshed"`
+	RefreshError string `json:"refresh_error,omitempty"`
+}
+
+func (s *Server) licenseView(ctx context.Context) (licenseAnswer, error) {
 	users, err := s.auth.Count(ctx)
 	if err != nil {
-		return nil, err
+		return licenseAnswer{}, err
 	}
 	teamCount, err := s.teams.Count(ctx)
 	if err != nil {
-		return nil, err
+		return licenseAnswer{}, err
 	}
-	return map[string]any{
-		"license":      s.license.Status(),
-		"entitlements": s.license.Entitlements(),
-		"usage": map[string]any{
-			"users": users, "max_users": s.license.MaxUsers(), "teams": teamCount,
-			"multiple_teams": s.license.HasFeature(license.FeatureMultipleTeams),
-		},
+	return licenseAnswer{
+		License:      s.license.Status(),
+		Entitlements: s.license.Entitlements(),
+		Usage: licenseUsage{Users: users, MaxUsers: s.license.MaxUsers(), Teams: teamCount,
+			MultipleTeams: s.license.HasFeature(license.FeatureMultipleTeams)},
 	}, nil
 }
 
@@ -58,9 +78,9 @@ func (s *Server) refreshLicense(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	v["refreshed"] = refreshErr == nil
+	out := licenseRefreshAnswer{licenseAnswer: v, Refreshed: refreshErr == nil}
 	if refreshErr != nil {
-		v["refresh_error"] = refreshErr.Error()
+		out.RefreshError = refreshErr.Error()
 	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, out)
 }
