@@ -44,7 +44,7 @@ func (s *Store) Bootstrap(ctx context.Context, getenv func(string) string) (Boot
 			}
 			return res, err
 		}
-		_, err := s.set(ctx, k.Name, raw, Absent, Origin{Actor: "system"}, true)
+		_, err := s.set(ctx, k.Name, raw, Absent, Origin{Actor: BootstrapActor}, true)
 		switch {
 		case err == nil:
 			res.Inserted = append(res.Inserted, k.Name)

@@ -29,6 +29,10 @@ type Limits struct {
 	Enum []string
 	// Format is a JSON Schema format: "uri", "email" or "hostname".
 	Format string
+	// Kind names the shape for an editor, where JSON Schema has no format
+	// for it or a coarser one: "url", "email", "hostname", "port",
+	// "host_port".
+	Kind string
 	// Schemes are the URL schemes a "uri" accepts.
 	Schemes []string
 	// Pattern is a regular expression the value must match.
@@ -90,7 +94,7 @@ func URL(schemes ...string) Rule {
 			}
 		}
 		return fmt.Errorf("must use the scheme %s", strings.Join(schemes, " or "))
-	}, Limits{Format: "uri", Schemes: schemes}}
+	}, Limits{Format: "uri", Kind: "url", Schemes: schemes}}
 }
 
 // SecureURL accepts an https URL, or plain http only to this machine
@@ -110,7 +114,7 @@ func SecureURL() Rule {
 			return nil
 		}
 		return errors.New("must use https (plain http is accepted only for localhost)")
-	}, Limits{Format: "uri", Schemes: []string{"https", "http"}}}
+	}, Limits{Format: "uri", Kind: "url", Schemes: []string{"https", "http"}}}
 }
 
 // EmailAddress accepts a bare address (no display name).
@@ -121,12 +125,12 @@ func EmailAddress() Rule {
 			return errors.New("must be an email address such as ops@example.com")
 		}
 		return nil
-	}, Limits{Format: "email"}}
+	}, Limits{Format: "email", Kind: "email"}}
 }
 
 // Port accepts 1-65535.
 func Port() Rule {
-	return ruleFunc{"a port (1-65535)", checkPort, Limits{Min: int64p(1), Max: int64p(65535)}}
+	return ruleFunc{"a port (1-65535)", checkPort, Limits{Min: int64p(1), Max: int64p(65535), Kind: "port"}}
 }
 
 func checkPort(v string) error {
@@ -144,7 +148,7 @@ func Hostname() Rule {
 			return errors.New("must be a host name (letters, digits, hyphens, dots) or an IP address")
 		}
 		return nil
-	}, Limits{Format: "hostname"}}
+	}, Limits{Format: "hostname", Kind: "hostname"}}
 }
 
 // HostPort accepts host:port.
@@ -155,7 +159,7 @@ func HostPort() Rule {
 			return errors.New("must be host:port such as service:50051")
 		}
 		return checkPort(p)
-	}, Limits{}}
+	}, Limits{Kind: "host_port"}}
 }
 
 func validHost(h string) bool {

@@ -33,6 +33,8 @@ type Value struct {
 	// when the stored value cannot be decrypted (Entry.Unreadable says why;
 	// Text and Source are then the fallback's).
 	Entry *Entry
+	// prov is where the value came from for people (see Provenance).
+	prov Provenance
 }
 
 // Unreadable reports whether the key has a stored value that cannot be
@@ -292,6 +294,7 @@ func (c *Config) build(prev *Snapshot, entries []Entry, rev int64) *Snapshot {
 			}
 		}
 		fill(v)
+		v.prov = c.provenance(v)
 		snap.values[k.Name] = v
 		snap.list[c.reg.index[k.Name]] = v
 		delete(stored, k.Name)

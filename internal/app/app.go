@@ -144,6 +144,7 @@ func (a *App) bootstrap(ctx context.Context) error {
 	if err := a.Config.Reload(ctx); err != nil {
 		return fmt.Errorf("load configuration: %w", err)
 	}
+	a.Config.WarnIgnoredEnv()
 	created, generated, err := a.Auth.EnsureFirstAdmin(ctx, a.Settings.AdminEmail, a.Settings.AdminPassword)
 	if err != nil {
 		return err

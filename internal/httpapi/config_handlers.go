@@ -24,13 +24,18 @@ type configView struct {
 	Description string          `json:"description"`
 	IsSensitive bool            `json:"is_sensitive"`
 	IsSet       bool            `json:"is_set"`
-	Source      config.Source   `json:"source"`
-	Rule        string          `json:"rule,omitempty"`
-	Default     string          `json:"default,omitempty"`
-	Version     int64           `json:"version"`
-	LastUpdated *time.Time      `json:"last_updated"`
-	UpdatedBy   *string         `json:"updated_by"`
-	CreatedAt   *time.Time      `json:"created_at"`
+	// Source is where the value in force came from: "environment" also
+	// for a value copied from the variable at first start and unchanged
+	// since. EnvDiffers: the variable is set to something else, ignored.
+	Source      config.Source       `json:"source"`
+	EnvDiffers  bool                `json:"env_differs"`
+	Rule        string              `json:"rule,omitempty"`
+	Constraints *config.Constraints `json:"constraints,omitempty"`
+	Default     string              `json:"default,omitempty"`
+	Version     int64               `json:"version"`
+	LastUpdated *time.Time          `json:"last_updated"`
+	UpdatedBy   *string             `json:"updated_by"`
+	CreatedAt   *time.Time          `json:"created_at"`
 	// Unreadable marks a stored value that cannot be decrypted: Value and
 	// Source are then the fallback's, and Problem says what to do.
 	Unreadable bool   `json:"unreadable,omitempty"`
@@ -40,8 +45,11 @@ type configView struct {
 func view(v *config.Value) configView {
 	out := configView{Key: v.Key.Name, Value: v.Shown(), Type: v.Key.Type, Category: v.Key.Category,
 		Description: v.Key.Description, IsSensitive: v.Key.Sensitive, IsSet: v.Text != "", Source: v.Source}
+	p := v.Provenance()
+	out.Source, out.EnvDiffers = p.Source, p.EnvDiffers
 	if v.Key.Rule != nil {
 		out.Rule = v.Key.Rule.Describe()
+		out.Constraints = v.Key.Constraints()
 	}
 	if !v.Key.Sensitive {
 		out.Default = v.Key.Default
