@@ -1,12 +1,14 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import { errorText } from './api';
 import { AIPage } from './pages/AI';
+import { ForgotPage } from './pages/Forgot';
 import { IntegrationsPage } from './pages/Integrations';
 import { LicensePage } from './pages/License';
 import { LoginPage } from './pages/Login';
+import { ResetPage } from './pages/Reset';
 import { SettingsPage } from './pages/Settings';
 import { UsersPage } from './pages/Users';
-import { Link, navigate, usePath } from './router';
+import { Link, navigate, openPaths, usePath } from './router';
 import { isAdmin, useSession } from './session';
 import { ErrorMessage, PageTitle } from './ui';
 
@@ -23,7 +25,8 @@ const routes: Route[] = [
   { paths: ['/license'], title: 'Licence', nav: 'Licence', adminOnly: false, page: () => <LicensePage /> },
   { paths: ['/integrations'], title: 'Integrations', nav: 'Integrations', adminOnly: true, page: () => <IntegrationsPage /> },
   { paths: ['/ai'], title: 'AI', nav: 'AI', adminOnly: false, page: () => <AIPage /> },
-  { paths: ['/users'], title: 'Users', nav: 'Users', adminOnly: true, page: () => <UsersPage /> },
+  // Everyone may open the users page: it says what each role may do with it.
+  { paths: ['/users'], title: 'Users', nav: 'Users', adminOnly: false, page: () => <UsersPage /> },
 ];
 
 export function App() {
@@ -32,14 +35,17 @@ export function App() {
   const route = routes.find((r) => r.paths.includes(path));
 
   useEffect(() => {
+    if (openPaths.includes(path)) return;
     document.title = me && route ? `${route.title} · rookery` : me === null ? 'Sign in · rookery' : 'rookery';
-  }, [me, route]);
+  }, [me, route, path]);
 
   // The root address leads to the page a role can use.
   useEffect(() => {
     if (me && (path === '/' || path === '/login')) navigate(isAdmin(me.role) ? '/settings' : '/license', { replace: true });
   }, [me, path]);
 
+  // The password link pages work signed in or not, and set their own titles.
+  if (openPaths.includes(path)) return path === '/forgot' ? <ForgotPage /> : <ResetPage />;
   if (me === undefined) {
     return (
       <div className="boot" role="status">

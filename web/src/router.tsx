@@ -34,6 +34,18 @@ export function usePath(): string {
   return useSyncExternalStore(subscribe, currentPath);
 }
 
+const currentSearch = () => window.location.search;
+
+/** useSearchParam is one query parameter of the address, kept current. */
+export function useSearchParam(name: string): string | null {
+  const search = useSyncExternalStore(subscribe, currentSearch);
+  return new URLSearchParams(search).get(name);
+}
+
+/** Pages anyone can open, signed in or not: asking for a password link
+ * and using one. */
+export const openPaths = ['/forgot', '/reset'];
+
 export function navigate(to: string, opts: { replace?: boolean } = {}): void {
   if (to === window.location.pathname + window.location.search) return;
   if (opts.replace) {

@@ -10,6 +10,12 @@ export interface Session {
   notice: string;
   signIn(email: string, password: string): Promise<void>;
   signOut(): Promise<void>;
+  /** tell sets the notice the sign-in page shows next (e.g. after a
+   * password was set through an emailed link). */
+  tell(notice: string): void;
+  /** recheck asks the server again who is signed in: setting a password
+   * through a link ends that account's sessions, maybe this one. */
+  recheck(): Promise<void>;
 }
 
 const SessionContext = createContext<Session | null>(null);
@@ -58,7 +64,16 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     setMe(null);
   }, []);
 
-  const value = useMemo(() => ({ me, notice, signIn, signOut }), [me, notice, signIn, signOut]);
+  const recheck = useCallback(async () => {
+    try {
+      const r = await get<Me>('/api/v1/auth/me');
+      setMe(r.user);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) setMe(null);
+    }
+  }, []);
+
+  const value = useMemo(() => ({ me, notice, signIn, signOut, tell: setNotice, recheck }), [me, notice, signIn, signOut, recheck]);
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }
 
