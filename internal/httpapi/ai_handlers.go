@@ -54,7 +54,7 @@ func (s *Server) aiFeatureMap(w http.ResponseWriter, r *http.Request) {
 	for _, f := range aiFeatures {
 		out[f] = on && s.license.HasFeature(f)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"features": out, "ai_features_enabled": on})
+	writeJSON(w, http.StatusOK, aiFeaturesAnswer{Features: out, AIFeaturesEnabled: on})
 }
 
 func (s *Server) aiEnabled(h http.HandlerFunc) http.HandlerFunc {
@@ -129,10 +129,7 @@ func (s *Server) observeAI(r *http.Request, op, task, model string, u waddleai.U
 }
 
 func (s *Server) aiAnalyze(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Text string `json:"text"`
-		Task string `json:"task"`
-	}
+	var body aiAnalyzeRequest
 	if err := decode(w, r, &body); err != nil {
 		s.fail(w, r, err)
 		return
@@ -156,14 +153,11 @@ func (s *Server) aiAnalyze(w http.ResponseWriter, r *http.Request) {
 		s.aiError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"response": a, "usage": a.Usage, "model": a.Model})
+	writeJSON(w, http.StatusOK, aiAnalyzeAnswer{Response: a, Usage: a.Usage, Model: a.Model})
 }
 
 func (s *Server) aiGenerate(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Prompt  string  `json:"prompt"`
-		Context *string `json:"context"`
-	}
+	var body aiGenerateRequest
 	if err := decode(w, r, &body); err != nil {
 		s.fail(w, r, err)
 		return
@@ -194,7 +188,7 @@ func (s *Server) aiGenerate(w http.ResponseWriter, r *http.Request) {
 			s.aiError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"response": g.Text, "usage": g.Usage, "model": g.Model, "finish_reason": g.FinishReason})
+		writeJSON(w, http.StatusOK, aiGenerateAnswer{Response: g.Text, Usage: g.Usage, Model: g.Model, FinishReason: g.FinishReason})
 		return
 	}
 	st, err := s.ai.client.GenerateStream(r.Context(), body.Prompt, ctxText)

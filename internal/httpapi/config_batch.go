@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"sort"
@@ -39,9 +38,7 @@ func revisionMatch(r *http.Request) (int64, error) {
 func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request) {
 	r, cancel := withDBTimeout(r)
 	defer cancel()
-	var body struct {
-		Values map[string]json.RawMessage `json:"values"`
-	}
+	var body configPatchRequest
 	if err := decode(w, r, &body); err != nil {
 		s.fail(w, r, err)
 		return
@@ -111,17 +108,10 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request) {
 	if len(res.Applied) > 0 {
 		s.reload(r)
 	}
-	type changed struct {
-		Key     string `json:"key"`
-		Version int64  `json:"version"`
-		Removed bool   `json:"removed,omitempty"`
-	}
-	out := make([]changed, 0, len(res.Applied))
+	out := make([]configChanged, 0, len(res.Applied))
 	for _, a := range res.Applied {
-		out = append(out, changed{Key: a.Key, Version: a.Entry.Version, Removed: a.Removed})
+		out = append(out, configChanged{Key: a.Key, Version: a.Entry.Version, Removed: a.Removed})
 	}
 	w.Header().Set("ETag", revisionTag(res.Revision))
-	writeJSON(w, http.StatusOK, map[string]any{
-		"message": "Configuration updated successfully", "changed": out, "revision": res.Revision, "updated_by": p.Email,
-	})
+	writeJSON(w, http.StatusOK, configPatchAnswer{Message: "Configuration updated successfully", Changed: out, Revision: res.Revision, UpdatedBy: p.Email})
 }

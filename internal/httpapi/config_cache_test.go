@@ -60,7 +60,7 @@ func uncachedList(s *Server) (string, []byte) {
 	}
 	sortByCategory(out)
 	rec := httptest.NewRecorder()
-	writeJSON(rec, http.StatusOK, map[string]any{"configs": out, "total": len(out), "revision": snap.Revision})
+	writeJSON(rec, http.StatusOK, configListAnswer{Configs: out, Total: len(out), Revision: snap.Revision})
 	return revisionTag(snap.Revision), rec.Body.Bytes()
 }
 

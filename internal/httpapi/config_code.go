@@ -101,11 +101,7 @@ func flag(v, name string) (bool, error) {
 func (s *Server) applyConfig(w http.ResponseWriter, r *http.Request) {
 	r, cancel := withDBTimeout(r)
 	defer cancel()
-	var body struct {
-		Document json.RawMessage `json:"document"`
-		DryRun   bool            `json:"dry_run"`
-		Prune    bool            `json:"prune"`
-	}
+	var body configApplyRequest
 	if err := decode(w, r, &body); err != nil {
 		s.fail(w, r, err)
 		return
@@ -142,10 +138,7 @@ func (s *Server) restoreConfigVersion(w http.ResponseWriter, r *http.Request) {
 	r, cancel := withDBTimeout(r)
 	defer cancel()
 	key := r.PathValue("key")
-	var body struct {
-		Version int64 `json:"version"`
-		DryRun  bool  `json:"dry_run"`
-	}
+	var body configRestoreVersionRequest
 	if err := decode(w, r, &body); err != nil {
 		s.fail(w, r, err)
 		return
@@ -175,10 +168,7 @@ func (s *Server) restoreConfigVersion(w http.ResponseWriter, r *http.Request) {
 func (s *Server) restoreConfigAt(w http.ResponseWriter, r *http.Request) {
 	r, cancel := withDBTimeout(r)
 	defer cancel()
-	var body struct {
-		At     string `json:"at"`
-		DryRun bool   `json:"dry_run"`
-	}
+	var body configRestoreAtRequest
 	if err := decode(w, r, &body); err != nil {
 		s.fail(w, r, err)
 		return
@@ -199,10 +189,11 @@ func (s *Server) restoreConfigAt(w http.ResponseWriter, r *http.Request) {
 // commitPlan answers a plan, and writes it unless dryRun:
 // {"changes": [...], "applied": bool, "change_id", "revision", "skipped"}.
 func (s *Server) commitPlan(w http.ResponseWriter, r *http.Request, action string, plan config.Plan, dryRun bool) {
-	out := map[string]any{"changes": plan.Changes, "applied": false, "dry_run": dryRun, "revision": plan.Revision}
-	if len(plan.Skipped) > 0 {
-		out["skipped"] = plan.Skipped
+	changes := plan.Changes
+	if changes == nil {
+		changes = []config.PlannedChange{}
 	}
+	out := planAnswer{Changes: changes, DryRun: dryRun, Revision: plan.Revision, Skipped: plan.Skipped}
 	if dryRun || len(plan.Changes) == 0 {
 		writeJSON(w, http.StatusOK, out)
 		return
@@ -221,7 +212,7 @@ func (s *Server) commitPlan(w http.ResponseWriter, r *http.Request, action strin
 		return
 	}
 	s.reload(r)
-	out["applied"], out["change_id"], out["revision"] = true, id, res.Revision
+	out.Applied, out.ChangeID, out.Revision = true, id, res.Revision
 	w.Header().Set("ETag", revisionTag(res.Revision))
 	writeJSON(w, http.StatusOK, out)
 }

@@ -136,8 +136,8 @@ func (s *Server) listConfig(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, listBody(out, snap.Revision))
 }
 
-func listBody(out []configView, rev int64) map[string]any {
-	return map[string]any{"configs": out, "total": len(out), "revision": rev}
+func listBody(out []configView, rev int64) configListAnswer {
+	return configListAnswer{Configs: out, Total: len(out), Revision: rev}
 }
 
 // configCache holds the encoded answers of the latest snapshot seen.
@@ -259,9 +259,7 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Configuration not found", nil)
 		return
 	}
-	var body struct {
-		Value json.RawMessage `json:"value"`
-	}
+	var body configPutRequest
 	if err := decode(w, r, &body); err != nil {
 		s.fail(w, r, err)
 		return
@@ -290,9 +288,7 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) {
 		vw = view(&config.Value{Key: cur.Key, Text: e.Value, Source: config.FromDatabase, Entry: &e})
 	}
 	w.Header().Set("ETag", etag(e.Version))
-	writeJSON(w, http.StatusOK, map[string]any{
-		"message": "Configuration updated successfully", "key": key, "updated_by": p.Email, "config": vw,
-	})
+	writeJSON(w, http.StatusOK, configUpdatedAnswer{Message: "Configuration updated successfully", Key: key, UpdatedBy: p.Email, Config: vw})
 }
 
 func (s *Server) deleteConfig(w http.ResponseWriter, r *http.Request) {
@@ -312,7 +308,7 @@ func (s *Server) deleteConfig(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.reload(r)
-	writeJSON(w, http.StatusOK, map[string]string{"message": "Configuration deleted successfully", "key": key})
+	writeJSON(w, http.StatusOK, configDeletedAnswer{Message: "Configuration deleted successfully", Key: key})
 }
 
 // configFail answers the config store's own refusals, then leaves the
@@ -394,7 +390,7 @@ func (s *Server) configHistory(w http.ResponseWriter, r *http.Request) {
 	if h == nil {
 		h = []config.AuditRecord{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"key": key, "history": h})
+	writeJSON(w, http.StatusOK, configHistoryAnswer{Key: key, History: h})
 }
 
 // auditLog lists the most recent configuration changes across all keys.
@@ -414,7 +410,7 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) {
 	if h == nil {
 		h = []config.AuditRecord{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"audit": h})
+	writeJSON(w, http.StatusOK, auditAnswer{Audit: h})
 }
 
 // limitParam reads ?limit= (1-1000, default 100).

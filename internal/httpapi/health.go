@@ -35,14 +35,14 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case err == nil:
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "database": "ok"})
+		writeJSON(w, http.StatusOK, readyAnswer{Status: "ready", Database: "ok"})
 	case db.IsDamaged(err):
 		// The file name stays in the server log: this route is public.
 		s.log.Error("readiness: the database is damaged", "error", err.Error())
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "damaged", "error": damagedMessage})
+		writeJSON(w, http.StatusServiceUnavailable, readyAnswer{Status: "unavailable", Database: "damaged", Error: damagedMessage})
 	case errors.Is(err, ErrStarting):
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting", "database": "ok"})
+		writeJSON(w, http.StatusServiceUnavailable, readyAnswer{Status: "starting", Database: "ok"})
 	default:
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unreachable"})
+		writeJSON(w, http.StatusServiceUnavailable, readyAnswer{Status: "unavailable", Database: "unreachable"})
 	}
 }
