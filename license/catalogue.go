@@ -42,6 +42,14 @@ func StandardCatalogue() Catalogue {
 	}
 }
 
+// Implemented lists, sorted, the features of [StandardCatalogue] that
+// rookery itself provides. A licence may grant the others, but rookery has
+// nothing behind them, so its licence page does not show them as available.
+// Gating (HasFeature) is unaffected: it says what the licence allows.
+func Implemented() []string {
+	return []string{FeatureAIAnalysis, FeatureAIGeneration, FeatureAPIKeys, FeatureAuditLogs, FeatureBasicAuth, FeatureMultipleTeams}
+}
+
 // Grants reports whether a licence of tier t includes feature by the
 // catalogue alone. A feature the catalogue does not name is never granted
 // by tier.

@@ -335,3 +335,16 @@ func TestLimitAndTierFromOneLicence(t *testing.T) {
 		t.Errorf("the readers did not see both licences: %v", seen)
 	}
 }
+
+func TestImplementedAreCatalogued(t *testing.T) {
+	c := license.StandardCatalogue()
+	impl := license.Implemented()
+	if !slices.IsSorted(impl) {
+		t.Errorf("not sorted: %v", impl)
+	}
+	for _, f := range impl {
+		if _, ok := c[f]; !ok {
+			t.Errorf("%s is implemented but not in the catalogue", f)
+		}
+	}
+}

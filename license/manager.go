@@ -306,6 +306,7 @@ func (m *Manager) Reconfigure(ctx context.Context, s Settings) error {
 	}
 	if s.Key != m.settings.Key || s.Product != m.settings.Product {
 		m.lastGood = nil
+		m.view.lastChecked = time.Time{} // that check was of another licence
 	}
 	m.settings = s
 	return m.validateLocked(ctx)
@@ -316,7 +317,7 @@ func (m *Manager) Reconfigure(ctx context.Context, s Settings) error {
 func (m *Manager) validateLocked(ctx context.Context) error {
 	s := m.settings
 	now := m.clock.Now()
-	keepalive := m.view.lastKeepalive
+	keepalive, checked := m.view.lastKeepalive, m.view.lastChecked
 
 	if s.Key == "" {
 		m.lastGood = nil
@@ -335,10 +336,13 @@ func (m *Manager) validateLocked(ctx context.Context) error {
 	}
 
 	v, err := m.client.Validate(ctx, s.Key, s.Product)
+	if asked(err) && ctx.Err() == nil {
+		checked = now
+	}
 	if err == nil {
 		rec := &cacheRecord{Version: cacheVersion, KeySHA256: keyDigest(s.Key), Product: s.Product, ValidatedAt: now, Validation: v}
 		m.lastGood = rec
-		m.view = view{result: v, valid: true, source: SourceLive, validatedAt: now, lastKeepalive: keepalive}
+		m.view = view{result: v, valid: true, source: SourceLive, validatedAt: now, lastKeepalive: keepalive, lastChecked: checked}
 		m.storeCacheLocked(rec)
 		m.publishLocked()
 		m.logger.Info("licence validated", "key", s.Key, "product", s.Product, "tier", v.Tier.String(),
@@ -355,18 +359,18 @@ func (m *Manager) validateLocked(ctx context.Context) error {
 		rec, reason := m.fallbackLocked(now)
 		if rec != nil {
 			m.view = view{result: rec.Validation, valid: true, source: SourceCached, validatedAt: rec.ValidatedAt,
-				lastErr: err.Error(), lastErrOp: "validate", lastKeepalive: keepalive}
+				lastErr: err.Error(), lastErrOp: "validate", lastKeepalive: keepalive, lastChecked: checked}
 			m.publishLocked()
 			m.logger.Warn("licence server unavailable; using the last good validation",
 				"key", s.Key, "validated_at", rec.ValidatedAt, "error", err.Error())
 			return err
 		}
 		err = fmt.Errorf("%w; %s", err, reason)
-		m.view = view{source: SourceNone, lastKeepalive: keepalive}
+		m.view = view{source: SourceNone, lastKeepalive: keepalive, lastChecked: checked}
 	case errors.Is(err, ErrExpired):
 		m.lastGood = nil
 		m.dropCacheLocked(s)
-		m.view = view{result: v, source: SourceLive, validatedAt: now, lastKeepalive: keepalive}
+		m.view = view{result: v, source: SourceLive, validatedAt: now, lastKeepalive: keepalive, lastChecked: checked}
 	default:
 		// Rejected, or a malformed key: the licence is not valid, and an
 		// earlier good result must not bring it back after a restart.
@@ -374,7 +378,7 @@ func (m *Manager) validateLocked(ctx context.Context) error {
 		if errors.Is(err, ErrRejected) {
 			m.dropCacheLocked(s)
 		}
-		m.view = view{source: SourceNone, lastKeepalive: keepalive}
+		m.view = view{source: SourceNone, lastKeepalive: keepalive, lastChecked: checked}
 	}
 	m.view.lastErr, m.view.lastErrOp = err.Error(), "validate"
 	m.publishLocked()
@@ -384,6 +388,13 @@ func (m *Manager) validateLocked(ctx context.Context) error {
 		m.logger.Warn("licence validation failed; RELEASE_MODE=false, so all features stay enabled", "key", s.Key, "error", err.Error())
 	}
 	return err
+}
+
+// asked reports whether a validation that ended with err reached the point
+// of asking the server: a key of the wrong shape or a missing product is
+// refused before any request.
+func asked(err error) bool {
+	return err == nil || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrRejected) || errors.Is(err, ErrExpired)
 }
 
 // fallbackLocked finds the newest usable good result for the current key:

@@ -834,7 +834,7 @@ func TestStartTwice(t *testing.T) {
 func TestStatusJSON(t *testing.T) {
 	e := newEnv(t, licensetest.KeyProfessional)
 	fields := []string{"tier", "customer", "product", "expires_at", "issued_at", "features", "limits", "source",
-		"valid", "release_mode", "last_validated", "last_keepalive", "last_error", "server_id", "server_url", "key_masked"}
+		"valid", "release_mode", "last_validated", "last_keepalive", "last_checked", "last_error", "server_id", "server_url", "key_masked"}
 
 	empty := e.manager(e.settings("", true))
 	live := e.started(e.settings(licensetest.KeyProfessional, true))

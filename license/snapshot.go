@@ -30,6 +30,9 @@ type view struct {
 	lastErr       string
 	lastErrOp     string
 	lastKeepalive time.Time
+	// lastChecked is when the server last answered a validation (or
+	// could not be reached when asked), whatever it said.
+	lastChecked time.Time
 }
 
 func buildSnapshot(s Settings, v view, serverURL string, tiers map[string]Tier) *snapshot {
@@ -43,6 +46,7 @@ func buildSnapshot(s Settings, v view, serverURL string, tiers map[string]Tier) 
 		ReleaseMode:   s.ReleaseMode,
 		LastValidated: v.validatedAt,
 		LastKeepalive: v.lastKeepalive,
+		LastChecked:   v.lastChecked,
 		LastError:     v.lastErr,
 		ServerURL:     serverURL,
 		KeyMasked:     MaskKey(string(s.Key)),

@@ -42,10 +42,14 @@ type Status struct {
 	ReleaseMode   bool
 	LastValidated time.Time // when the result in force was obtained from the server
 	LastKeepalive time.Time
-	LastError     string
-	ServerID      string
-	ServerURL     string
-	KeyMasked     string
+	// LastChecked is when this process last asked the server to validate
+	// the licence and the attempt ended, whatever the answer; zero when it
+	// never has (no key, or a key of the wrong shape).
+	LastChecked time.Time
+	LastError   string
+	ServerID    string
+	ServerURL   string
+	KeyMasked   string
 }
 
 type statusWire struct {
@@ -61,6 +65,7 @@ type statusWire struct {
 	ReleaseMode   bool             `json:"release_mode"`
 	LastValidated *time.Time       `json:"last_validated"`
 	LastKeepalive *time.Time       `json:"last_keepalive"`
+	LastChecked   *time.Time       `json:"last_checked"`
 	LastError     string           `json:"last_error"`
 	ServerID      string           `json:"server_id"`
 	ServerURL     string           `json:"server_url"`
@@ -82,6 +87,7 @@ func (s Status) MarshalJSON() ([]byte, error) {
 		ReleaseMode:   s.ReleaseMode,
 		LastValidated: timePtr(s.LastValidated),
 		LastKeepalive: timePtr(s.LastKeepalive),
+		LastChecked:   timePtr(s.LastChecked),
 		LastError:     s.LastError,
 		ServerID:      s.ServerID,
 		ServerURL:     s.ServerURL,
@@ -119,6 +125,7 @@ func (s *Status) UnmarshalJSON(b []byte) error {
 		ReleaseMode:   w.ReleaseMode,
 		LastValidated: timeVal(w.LastValidated),
 		LastKeepalive: timeVal(w.LastKeepalive),
+		LastChecked:   timeVal(w.LastChecked),
 		LastError:     w.LastError,
 		ServerID:      w.ServerID,
 		ServerURL:     w.ServerURL,

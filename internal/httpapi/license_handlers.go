@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/rookery/rookery/internal/auth"
 	"github.com/rookery/rookery/license"
@@ -23,10 +24,13 @@ func (s *Server) licenseRoutes() {
 	s.mux.Handle("POST /api/v1/license/refresh", s.require(auth.Admin, s.refreshLicense))
 }
 
-// licenseAnswer is GET /api/v1/license.
+// licenseAnswer is GET /api/v1/license. Implemented lists the features of
+// the catalogue rookery provides: a licence may grant others, but nothing
+// in rookery is behind them.
 type licenseAnswer struct {
 	License      license.Status  `json:"license"`
 	Entitlements map[string]bool `json:"entitlements"`
+	Implemented  []string        `json:"implemented"`
 	Usage        licenseUsage    `json:"usage"`
 }
 
@@ -37,12 +41,17 @@ type licenseUsage struct {
 	MultipleTeams bool  `json:"multiple_teams"`
 }
 
-// licenseRefreshAnswer is POST /api/v1/license/refresh: the licence after
-// the check, and whether the check reached a verdict.
+// licenseRefreshAnswer is POST /api/v1/license/refresh ("Check now"):
+// what the check did, and the licence after it. CheckedAt is null when the
+// server was not asked; LastConfirmedAt is when it last confirmed the
+// licence in force (null when none is).
 type licenseRefreshAnswer struct {
-	licenseAnswer
-	Refreshed    bool   `json:"refreshed"`
-	RefreshError string `json:"refresh_error,omitempty"`
+	Outcome         license.Outcome `json:"outcome"`
+	Message         string          `json:"message"`
+	Detail          string          `json:"detail,omitempty"`
+	CheckedAt       *time.Time      `json:"checked_at"`
+	LastConfirmedAt *time.Time      `json:"last_confirmed_at"`
+	License         licenseAnswer   `json:"license"`
 }
 
 func (s *Server) licenseView(ctx context.Context) (licenseAnswer, error) {
@@ -57,6 +66,7 @@ func (s *Server) licenseView(ctx context.Context) (licenseAnswer, error) {
 	return licenseAnswer{
 		License:      s.license.Status(),
 		Entitlements: s.license.Entitlements(),
+		Implemented:  license.Implemented(),
 		Usage: licenseUsage{Users: users, MaxUsers: s.license.MaxUsers(), Teams: teamCount,
 			MultipleTeams: s.license.HasFeature(license.FeatureMultipleTeams)},
 	}, nil
@@ -72,15 +82,25 @@ func (s *Server) getLicense(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) refreshLicense(w http.ResponseWriter, r *http.Request) {
-	refreshErr := s.license.Refresh(r.Context())
+	res := s.license.Check(r.Context())
 	v, err := s.licenseView(r.Context())
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	out := licenseRefreshAnswer{licenseAnswer: v, Refreshed: refreshErr == nil}
-	if refreshErr != nil {
-		out.RefreshError = refreshErr.Error()
+	out := licenseRefreshAnswer{Outcome: res.Outcome, Message: res.Message, License: v,
+		CheckedAt: utcPtr(res.CheckedAt), LastConfirmedAt: utcPtr(res.LastConfirmed)}
+	if res.Err != nil {
+		out.Detail = res.Err.Error()
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// utcPtr is t in UTC, or nil for the zero time (JSON null).
+func utcPtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
 }
