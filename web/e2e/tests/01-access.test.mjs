@@ -1,7 +1,7 @@
 // Signing in and out, keyboard use, and who may open the settings.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { API, ensureUser, env, launch, newPage, signIn } from '../lib.mjs';
+import { API, checkA11y, ensureUser, env, launch, newPage, signIn } from '../lib.mjs';
 
 let browser;
 before(async () => {
@@ -19,6 +19,37 @@ test('a wrong password is answered with a sentence', async () => {
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('alert').filter({ hasText: 'Email or password is wrong.' }).waitFor();
   assert.equal(await page.getByRole('button', { name: 'Sign out' }).count(), 0);
+  // Focus goes back to the password, which names the error, instead of
+  // falling to the page with the disabled button.
+  await page.waitForFunction(() => document.activeElement?.id === 'password');
+  const password = page.getByLabel('Password');
+  assert.equal(await password.getAttribute('aria-invalid'), 'true');
+  assert.equal(await password.getAttribute('aria-describedby'), 'login-error');
+  await page.keyboard.type(env.password);
+  await page.keyboard.press('Enter');
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test('the sign-in page passes axe-core and shows a single sign-on failure from the address', async () => {
+  const page = await newPage(browser);
+  await page.goto(env.pro + '/');
+  await page.getByRole('button', { name: 'Sign in' }).waitFor();
+  await checkA11y(page, 'sign-in page');
+  await page.getByLabel('Email').fill(env.email);
+  await page.getByLabel('Password').fill('not the password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('alert').filter({ hasText: 'Email or password is wrong.' }).waitFor();
+  await checkA11y(page, 'sign-in page after a wrong password');
+
+  await page.goto(env.pro + '/login?sso_error=' + encodeURIComponent('your account is not in an allowed domain'));
+  await page
+    .getByRole('alert')
+    .filter({ hasText: 'Single sign-on did not sign you in: Your account is not in an allowed domain.' })
+    .waitFor();
+  await checkA11y(page, 'sign-in page with a single sign-on error');
+  assert.equal(await page.getByRole('link', { name: 'Forgot password?' }).getAttribute('href'), '/forgot');
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
@@ -67,26 +98,36 @@ test('sign in with the keyboard only, land on the settings, sign out', async () 
   await page.context().close();
 });
 
-test('a viewer is kept out of the settings, users and integrations', async () => {
+test('a viewer is kept out of the settings and integrations, and told what the role allows on the users page', async () => {
   const admin = await API.login(env.pro);
   await ensureUser(admin, 'viewer@example.com', 'viewer-password-1', 'viewer');
   const page = await newPage(browser);
   await signIn(page, env.pro, 'viewer@example.com', 'viewer-password-1');
-  // A viewer starts on the licence page and sees no admin links.
+  // A viewer starts on the licence page and sees no admin links; Users
+  // stays, since it says what the role allows.
   await page.getByRole('heading', { level: 1, name: 'Licence' }).waitFor();
   const nav = page.getByRole('navigation', { name: 'Main' });
   assert.equal(await nav.getByRole('link', { name: 'Settings' }).count(), 0);
-  assert.equal(await nav.getByRole('link', { name: 'Users' }).count(), 0);
+  assert.equal(await nav.getByRole('link', { name: 'Integrations' }).count(), 0);
+  assert.equal(await nav.getByRole('link', { name: 'Users' }).count(), 1);
   assert.equal(await page.getByRole('button', { name: 'Check now' }).count(), 0);
 
-  for (const p of ['/settings', '/admin/config', '/users', '/integrations']) {
+  for (const p of ['/settings', '/admin/config', '/integrations']) {
     await page.goto(env.pro + p);
     await page.getByText('Only administrators can open this page.').waitFor();
     assert.equal(await page.locator('table.settings').count(), 0, `no settings on ${p}`);
   }
+  // The users page says what a viewer may do, and lists nobody.
+  await page.goto(env.pro + '/users');
+  await page.getByText('with the viewer role').waitFor();
+  await page.getByText('Only administrators can see the list of users').waitFor();
+  assert.equal(await page.locator('table.users-table').count(), 0);
+  await page.getByRole('heading', { name: 'Change your password' }).waitFor();
+  await checkA11y(page, 'users page as a viewer');
   // The server agrees: the API refuses the viewer too.
   const viewer = await API.login(env.pro, 'viewer@example.com', 'viewer-password-1');
   assert.equal((await viewer.get('/api/v1/config')).status, 403);
+  assert.equal((await viewer.get('/api/v1/users')).status, 403);
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
