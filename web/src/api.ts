@@ -256,6 +256,10 @@ export type ConfigConstraints = {
   choices?: string[];
   pattern?: string;
   format?: string;
+  /** URL schemes accepted (format url). */
+  schemes?: string[];
+  /** The empty value is accepted too. */
+  optional?: boolean;
 };
 
 /** One committed change on GET /api/v1/config/events ("change" events). */

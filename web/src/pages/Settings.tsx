@@ -1,13 +1,20 @@
 // The standards' settings page: every key grouped by category, searchable
-// and filterable, each editable with an input that fits its type, saved
-// with the version it was loaded at so that a concurrent change is caught.
-import { useEffect, useId, useMemo, useRef, useState, type FormEvent } from 'react';
-import { ApiError, errorText, get, request, send, sentence, type AuditRecord, type ConfigItem } from '../api';
+// (also by category and description, from the address: ?q=smtp, #smtp_port)
+// and editable with an input that fits its type, saved with the version it
+// was loaded at so that a concurrent change is caught. Changes made
+// elsewhere arrive live; unsaved typing is never dropped without asking.
+import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import { ApiError, errorText, get, request, send, type ConfigItem } from '../api';
 import { ago, human, localTime } from '../format';
+import { navigate } from '../router';
+import { useSession } from '../session';
+import { ConfirmDialog, type Question } from '../settings/Confirm';
+import { EmailTest } from '../settings/EmailTest';
+import { Editor, envName, sourceText } from '../settings/Editor';
+import { History } from '../settings/History';
+import { dropAllDrafts, dropDraft, limitsOf, loadDrafts, saveDraft, type Draft, type KeySchema } from '../settings/values';
 import { readSSE } from '../sse';
-import { ErrorMessage, Loading, Notice, PageTitle, Switch, useLoad } from '../ui';
-
-const MASK = '***SENSITIVE***';
+import { ErrorMessage, Loading, PageTitle, useLoad } from '../ui';
 
 // The standards' categories, in the order the API lists them.
 const categoryOrder = ['integration', 'email', 'security', 'database', 'system', 'license'];
@@ -21,50 +28,166 @@ const categoryBlurb: Record<string, string> = {
   license: 'The PenguinTech licence and its server.',
 };
 
-/** KeySchema is one key's entry in GET /api/v1/config/schema (JSON Schema
- * 2020-12): the editors read their limits from it. */
-export interface KeySchema {
-  minimum?: number;
-  maximum?: number;
-  enum?: (string | null)[];
-  format?: string;
-}
-
 interface ConfigSchema {
   properties?: { values?: { properties?: Record<string, KeySchema> } };
 }
 
+/** RowNote is what the page says at a row after an action there. */
+interface RowNote {
+  text: string;
+  /** Puts the previous value back; offered for a few seconds. */
+  undo?: () => Promise<void>;
+}
+
+const undoSeconds = 10;
+
+/** matches says whether a setting fits the search: its key, description,
+ * category or the category's description. */
+function matches(c: ConfigItem, q: string): boolean {
+  if (!q) return true;
+  return [c.key, c.description, c.category, human(c.category), categoryBlurb[c.category] ?? ''].some((s) => s.toLowerCase().includes(q));
+}
+
 export function SettingsPage() {
+  const { me } = useSession();
+  const user = me!; // the page is only shown signed in
   const list = useLoad((signal) => get<{ configs: ConfigItem[] }>('/api/v1/config', signal).then((r) => r.configs));
   // Without the schema the editors still work, only without limits.
   const schema = useLoad((signal) =>
     get<ConfigSchema>('/api/v1/config/schema', signal).then((r) => r.properties?.values?.properties ?? {}),
   );
-  const [query, setQuery] = useState('');
+  const [query, setQuery] = useState(() => new URLSearchParams(window.location.search).get('q') ?? '');
   const [category, setCategory] = useState('');
-  const [editing, setEditing] = useState<string | null>(null);
+  // A draft kept from before a sign-in opens its editor again.
+  const [restored, setRestored] = useState<Draft | undefined>(() => Object.values(loadDrafts(user.id))[0]);
+  const [editing, setEditing] = useState<string | null>(() => restored?.key ?? null);
+  const [draft, setDraft] = useState<Draft | null>(null);
   const [history, setHistory] = useState<string | null>(null);
-  const [saved, setSaved] = useState('');
+  const [notes, setNotes] = useState<Record<string, RowNote>>({});
+  const [announce, setAnnounce] = useState('');
+  const [question, setQuestion] = useState<Question | null>(null);
+  const [target, setTarget] = useState('');
 
-  const items = list.data ?? [];
+  const items = useMemo(() => list.data ?? [], [list.data]);
   const categories = useMemo(() => {
     const present = [...new Set(items.map((c) => c.category))];
     return present.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
   }, [items]);
+  const appName = items.find((c) => c.key === 'app_name')?.value ?? '';
 
   const q = query.trim().toLowerCase();
-  const shown = items.filter(
-    (c) =>
-      (!category || c.category === category) &&
-      (!q || c.key.toLowerCase().includes(q) || c.description.toLowerCase().includes(q)),
-  );
-  const groups = categories
-    .map((cat) => ({ cat, rows: shown.filter((c) => c.category === cat) }))
-    .filter((g) => g.rows.length > 0);
+  const shown = items.filter((c) => (!category || c.category === category) && matches(c, q));
+  const groups = categories.map((cat) => ({ cat, rows: shown.filter((c) => c.category === cat) })).filter((g) => g.rows.length > 0);
 
-  // Changes committed anywhere (another tab, another admin, another
-  // replica) arrive on the event stream; the list reloads so the page is
-  // never stale. Open editors keep what is typed: they are keyed by name.
+  // The search is part of the address, so it can be linked and survives a reload.
+  const changeQuery = (v: string) => {
+    setQuery(v);
+    const t = v.trim();
+    window.history.replaceState(window.history.state, '', window.location.pathname + (t ? `?q=${encodeURIComponent(t)}` : ''));
+  };
+
+  // ---- unsaved typing ----
+
+  const draftRef = useRef(draft);
+  draftRef.current = draft;
+  const onDraft = useCallback(
+    (d: Draft | null) => {
+      setDraft(d);
+      if (!d) return;
+      const item = list.data?.find((c) => c.key === d.key);
+      // A typed secret stays in the page only, never in storage.
+      if (!item?.is_sensitive) saveDraft(user.id, d);
+    },
+    [list.data, user.id],
+  );
+  const closeEditor = useCallback(
+    (key: string) => {
+      dropDraft(user.id, key);
+      setDraft(null);
+      setRestored(undefined);
+      setEditing((e) => (e === key ? null : e));
+    },
+    [user.id],
+  );
+
+  // Leaving the page (reload, closing the tab, another site) asks the
+  // browser's own question; once the page is really gone, so is the draft.
+  const dirty = draft !== null;
+  useEffect(() => {
+    if (!dirty) return;
+    const warn = (e: BeforeUnloadEvent) => {
+      e.preventDefault();
+      e.returnValue = '';
+    };
+    const gone = () => dropAllDrafts(user.id);
+    window.addEventListener('beforeunload', warn);
+    window.addEventListener('pagehide', gone);
+    return () => {
+      window.removeEventListener('beforeunload', warn);
+      window.removeEventListener('pagehide', gone);
+    };
+  }, [dirty, user.id]);
+
+  // Links inside the app (the navigation, "see the licence") change the
+  // page without unloading it: they are caught before the router sees them.
+  useEffect(() => {
+    if (!dirty) return;
+    const onClick = (e: MouseEvent) => {
+      if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+      const a = e.target instanceof Element ? e.target.closest('a[href]') : null;
+      if (!(a instanceof HTMLAnchorElement) || a.target || a.origin !== window.location.origin) return;
+      if (a.pathname === window.location.pathname && a.search === window.location.search) return; // a jump within the page
+      e.preventDefault();
+      e.stopPropagation();
+      const to = a.pathname + a.search + a.hash;
+      const key = draftRef.current?.key ?? '';
+      setQuestion({
+        title: 'Leave without saving?',
+        body: <p>You have changed {key} and not saved it. Leaving this page discards your change.</p>,
+        yes: 'Leave and discard',
+        no: `Keep editing ${key}`,
+        onYes: () => {
+          dropAllDrafts(user.id);
+          setDraft(null);
+          navigate(to);
+        },
+        onNo: () => document.querySelector<HTMLElement>(`form[aria-label="Edit ${key}"] [id$="-input"]`)?.focus(),
+      });
+    };
+    document.addEventListener('click', onClick, true);
+    return () => document.removeEventListener('click', onClick, true);
+  }, [dirty, user.id]);
+
+  const openEditor = (key: string) => {
+    setNotes((n) => (key in n ? Object.fromEntries(Object.entries(n).filter(([k]) => k !== key)) : n));
+    if (editing === key) {
+      closeEditor(key);
+      return;
+    }
+    const current = draftRef.current;
+    if (!current || current.key === key) {
+      if (editing) closeEditor(editing);
+      setEditing(key);
+      return;
+    }
+    setQuestion({
+      title: `Discard your change to ${current.key}?`,
+      body: <p>You have changed {current.key} and not saved it. Editing {key} closes that editor and discards your change.</p>,
+      yes: `Discard and edit ${key}`,
+      no: `Keep editing ${current.key}`,
+      onYes: () => {
+        closeEditor(current.key);
+        setEditing(key);
+      },
+      onNo: () => document.querySelector<HTMLElement>(`form[aria-label="Edit ${current.key}"] [id$="-input"]`)?.focus(),
+    });
+  };
+
+  // ---- changes made elsewhere ----
+
+  // Committed changes (another tab, another admin, another replica) arrive
+  // on the event stream and the list reloads; an open editor keeps what is
+  // typed and says what changed (see Editor).
   const reload = list.reload;
   useEffect(() => {
     const ctl = new AbortController();
@@ -99,8 +222,64 @@ export function SettingsPage() {
   const replace = (next: ConfigItem) => {
     if (list.data) list.set(list.data.map((c) => (c.key === next.key ? next : c)));
   };
-  const remove = (key: string) => {
-    if (list.data) list.set(list.data.filter((c) => c.key !== key));
+  const note = (key: string, n: RowNote) => {
+    setNotes((all) => ({ ...all, [key]: n }));
+    setAnnounce(n.text);
+  };
+
+  // ---- addresses: #key and the category index ----
+
+  useEffect(() => {
+    const follow = () => setTarget(decodeURIComponent(window.location.hash.slice(1)));
+    follow();
+    window.addEventListener('hashchange', follow);
+    return () => window.removeEventListener('hashchange', follow);
+  }, []);
+  const targetKnown = items.some((c) => c.key === target);
+  useEffect(() => {
+    if (!targetKnown) return;
+    // A linked key is shown even when the search would hide it.
+    if (!shown.some((c) => c.key === target)) {
+      setCategory('');
+      changeQuery('');
+      return;
+    }
+    document.getElementById(target)?.scrollIntoView({ block: 'start' });
+  }, [target, targetKnown, shown.length]);
+
+  const removed = (prev: ConfigItem, next: ConfigItem | null) => {
+    closeEditor(prev.key);
+    if (!next) {
+      list.set((list.data ?? []).filter((c) => c.key !== prev.key));
+      setAnnounce(`Removed ${prev.key}.`);
+      return;
+    }
+    replace(next);
+    const from = next.source === 'environment' ? `its environment variable ${envName(next.key)}` : 'its default';
+    const text = `Removed the stored value of ${prev.key}; it now comes from ${from}.`;
+    if (prev.is_sensitive) {
+      note(prev.key, { text });
+      return;
+    }
+    // Undo puts the previous value back, only if nothing was stored since.
+    const undo = async () => {
+      try {
+        const r = await request<{ config: ConfigItem }>(`/api/v1/config/${encodeURIComponent(prev.key)}`, {
+          method: 'PUT',
+          body: { value: prev.value },
+          headers: { 'If-Match': '"v0"' },
+        });
+        replace(r.data.config);
+        note(prev.key, { text: `Put back the stored value of ${prev.key}.` });
+      } catch (err) {
+        const why =
+          err instanceof ApiError && err.status === 412 ? 'a value was stored again in the meantime, so nothing was changed.' : errorText(err);
+        note(prev.key, { text: `Could not put back the stored value of ${prev.key}: ${why}` });
+        list.reload();
+      }
+    };
+    note(prev.key, { text, undo });
+    window.setTimeout(() => setNotes((all) => (all[prev.key]?.undo === undo ? { ...all, [prev.key]: { text } } : all)), undoSeconds * 1000);
   };
 
   return (
@@ -115,9 +294,9 @@ export function SettingsPage() {
           <input
             id="settings-search"
             type="search"
-            placeholder="Key or description, e.g. smtp"
+            placeholder="Key, description or category, e.g. smtp"
             value={query}
-            onChange={(e) => setQuery(e.target.value)}
+            onChange={(e) => changeQuery(e.target.value)}
           />
         </div>
         <div className="field">
@@ -136,9 +315,23 @@ export function SettingsPage() {
         </p>
       </div>
 
-      <div className="msg-slot" aria-live="polite">
-        {saved && <Notice kind="ok">{saved}</Notice>}
-      </div>
+      {groups.length > 1 && (
+        <nav className="category-index" aria-label="Categories on this page">
+          <ul>
+            {groups.map(({ cat, rows }) => (
+              <li key={cat}>
+                <a href={`#cat-${cat}`}>
+                  {human(cat)} <span className="count">{rows.length}</span>
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+      )}
+
+      <p className="sr-only" aria-live="polite">
+        {announce}
+      </p>
 
       {list.loading && !list.data && <Loading what="settings" lines={6} />}
       {list.error && (
@@ -156,7 +349,7 @@ export function SettingsPage() {
             className="btn"
             type="button"
             onClick={() => {
-              setQuery('');
+              changeQuery('');
               setCategory('');
             }}
           >
@@ -187,41 +380,43 @@ export function SettingsPage() {
                 <SettingRows
                   key={c.key}
                   item={c}
-                  schema={schema.data?.[c.key]}
+                  targeted={target === c.key}
                   editing={editing === c.key}
                   historyOpen={history === c.key}
-                  onEdit={() => {
-                    setSaved('');
-                    setEditing(editing === c.key ? null : c.key);
-                  }}
+                  note={notes[c.key]}
+                  onEdit={() => openEditor(c.key)}
                   onHistory={() => setHistory(history === c.key ? null : c.key)}
-                  onChanged={replace}
+                  editor={
+                    <Editor
+                      item={c}
+                      limits={limitsOf(c, schema.data?.[c.key])}
+                      me={user}
+                      appName={appName}
+                      restored={restored?.key === c.key ? restored : undefined}
+                      onDraft={onDraft}
+                      onChanged={replace}
+                      onSaved={(next) => {
+                        replace(next);
+                        closeEditor(next.key);
+                        note(next.key, { text: `Saved ${next.key}. The new value is in force.` });
+                      }}
+                      onRemoved={removed}
+                      onCancel={() => closeEditor(c.key)}
+                      ask={setQuestion}
+                    />
+                  }
                   onRestored={(next, version) => {
                     replace(next);
-                    setSaved(`Restored ${next.key} to its value of version ${version}; it is now version ${next.version}.`);
+                    note(next.key, { text: `Restored ${next.key} to its value of version ${version}; it is now version ${next.version}.` });
                   }}
-                  onSaved={(next) => {
-                    replace(next);
-                    setEditing(null);
-                    setSaved(`Saved ${next.key}. The new value is in force.`);
-                  }}
-                  onReset={(key, next) => {
-                    if (next) replace(next);
-                    else remove(key);
-                    setEditing(null);
-                    setSaved(
-                      next
-                        ? `Removed the stored value of ${key}; it now comes from ${next.source === 'environment' ? 'its environment variable' : 'its default'}.`
-                        : `Removed ${key}.`,
-                    );
-                  }}
-                  onCancel={() => setEditing(null)}
                 />
               ))}
             </tbody>
           </table>
+          {cat === 'email' && <EmailTest items={items} draft={draft} defaultTo={user.email} />}
         </section>
       ))}
+      <ConfirmDialog question={question} onClose={() => setQuestion(null)} />
     </section>
   );
 }
@@ -233,30 +428,30 @@ function rank(cat: string): number {
 
 interface RowProps {
   item: ConfigItem;
-  schema?: KeySchema;
+  targeted: boolean;
   editing: boolean;
   historyOpen: boolean;
+  note?: RowNote;
+  editor: ReactNode;
   onEdit(): void;
   onHistory(): void;
-  onChanged(next: ConfigItem): void;
   onRestored(next: ConfigItem, version: number): void;
-  onSaved(next: ConfigItem): void;
-  onReset(key: string, next: ConfigItem | null): void;
-  onCancel(): void;
 }
 
-function SettingRows({ item, schema, editing, historyOpen, onEdit, onHistory, onChanged, onRestored, onSaved, onReset, onCancel }: RowProps) {
+function SettingRows({ item, targeted, editing, historyOpen, note, editor, onEdit, onHistory, onRestored }: RowProps) {
   const editButton = useRef<HTMLButtonElement>(null);
   const wasEditing = useRef(editing);
+  const [undoing, setUndoing] = useState(false);
   // Give focus back to the Edit button when the editor closes.
   useEffect(() => {
     if (wasEditing.current && !editing) editButton.current?.focus();
     wasEditing.current = editing;
   }, [editing]);
 
+  const classes = [editing ? 'is-editing' : '', targeted ? 'is-target' : ''].filter(Boolean).join(' ');
   return (
     <>
-      <tr data-key={item.key} className={editing ? 'is-editing' : undefined}>
+      <tr id={item.key} data-key={item.key} className={classes || undefined}>
         <td data-label="Setting" className="cell-key">
           <code className="key">{item.key}</code>
           <span className="desc">{item.description || 'No description.'}</span>
@@ -273,14 +468,7 @@ function SettingRows({ item, schema, editing, historyOpen, onEdit, onHistory, on
           <Updated item={item} />
         </td>
         <td className="cell-actions">
-          <button
-            ref={editButton}
-            type="button"
-            className="btn btn-small"
-            aria-expanded={editing}
-            aria-label={`Edit ${item.key}`}
-            onClick={onEdit}
-          >
+          <button ref={editButton} type="button" className="btn btn-small" aria-expanded={editing} aria-label={`Edit ${item.key}`} onClick={onEdit}>
             Edit
           </button>
           <button
@@ -294,11 +482,31 @@ function SettingRows({ item, schema, editing, historyOpen, onEdit, onHistory, on
           </button>
         </td>
       </tr>
+      {note && !editing && (
+        <tr className="row-note" data-note-for={item.key}>
+          <td colSpan={4}>
+            <div className="msg msg-ok row-note-body">
+              <span>{note.text}</span>
+              {note.undo && (
+                <button
+                  type="button"
+                  className="btn btn-small"
+                  disabled={undoing}
+                  onClick={() => {
+                    setUndoing(true);
+                    void note.undo!().finally(() => setUndoing(false));
+                  }}
+                >
+                  {undoing ? 'Undoing…' : `Undo (${undoSeconds} seconds)`}
+                </button>
+              )}
+            </div>
+          </td>
+        </tr>
+      )}
       {editing && (
         <tr className="row-extra">
-          <td colSpan={4}>
-            <Editor item={item} schema={schema} onSaved={onSaved} onReset={onReset} onCancel={onCancel} onChanged={onChanged} />
-          </td>
+          <td colSpan={4}>{editor}</td>
         </tr>
       )}
       {historyOpen && (
@@ -312,45 +520,51 @@ function SettingRows({ item, schema, editing, historyOpen, onEdit, onHistory, on
   );
 }
 
-const sourceLabel: Record<string, string> = {
-  database: 'stored',
-  environment: 'from environment',
-  default: 'default',
-};
+function sourceBadge(item: ConfigItem): string {
+  switch (item.source) {
+    case 'database':
+      return 'stored';
+    case 'environment':
+      return `from ${envName(item.key)}`;
+    case 'default':
+      return 'default';
+  }
+  return item.source;
+}
 
 function ValueView({ item }: { item: ConfigItem }) {
-  const source = <span className={`badge badge-${item.source}`}>{sourceLabel[item.source] ?? item.source}</span>;
+  const source = <span className={`badge badge-${item.source}`}>{sourceBadge(item)}</span>;
+  let value;
   if (item.is_sensitive) {
-    return (
-      <span className="value">
-        <span className="masked">{item.is_set ? '•••••••• hidden' : 'not set'}</span> {source}
-      </span>
-    );
-  }
-  if (item.type === 'boolean') {
+    value = <span className="masked">{item.is_set ? '•••••••• hidden' : 'not set'}</span>;
+  } else if (item.type === 'boolean') {
     const on = item.value === 'true';
-    return (
-      <span className="value">
-        <span className={`pill ${on ? 'pill-on' : 'pill-off'}`}>{on ? 'On' : 'Off'}</span> {source}
-      </span>
+    value = <span className={`pill ${on ? 'pill-on' : 'pill-off'}`}>{on ? 'On' : 'Off'}</span>;
+  } else if (item.value === '') {
+    value = <span className="muted">empty</span>;
+  } else if (item.type === 'json') {
+    // A long JSON value scrolls inside its box; keyboard users reach it too.
+    value = (
+      <code className="value-text value-json" tabIndex={0} role="region" aria-label={`Value of ${item.key}`}>
+        {item.value}
+      </code>
     );
-  }
-  if (item.value === '') {
-    return (
-      <span className="value">
-        <span className="muted">empty</span> {source}
-      </span>
-    );
+  } else {
+    value = <code className="value-text">{item.value}</code>;
   }
   return (
-    <span className="value">
-      <code className="value-text">{item.value}</code> {source}
-    </span>
+    <>
+      <span className="value">
+        {value} {source}
+      </span>
+      {item.env_differs && <span className="source-note">{sourceText(item)}</span>}
+    </>
   );
 }
 
 function Updated({ item }: { item: ConfigItem }) {
-  if (!item.last_updated) return <span className="muted">never changed</span>;
+  // Not stored is not "never changed": the history may list changes and a removal.
+  if (!item.last_updated) return <span className="muted">No stored value</span>;
   return (
     <span>
       <time dateTime={item.last_updated} title={ago(item.last_updated)}>
@@ -359,427 +573,4 @@ function Updated({ item }: { item: ConfigItem }) {
       <span className="by">by {item.updated_by || 'unknown'}</span>
     </span>
   );
-}
-
-// ---- editing ----
-
-function initialText(item: ConfigItem): string {
-  if (item.is_sensitive) return '';
-  if (item.type === 'json') return pretty(item.value);
-  return item.value;
-}
-
-function pretty(text: string): string {
-  try {
-    return JSON.stringify(JSON.parse(text), null, 2);
-  } catch {
-    return text;
-  }
-}
-
-/** jsonProblem says what is wrong with text as JSON, or '' when it parses. */
-export function jsonProblem(text: string): string {
-  if (text.trim() === '') return 'Enter a JSON value, for example {} or [].';
-  try {
-    JSON.parse(text);
-    return '';
-  } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    const pos = /position (\d+)/.exec(msg);
-    if (pos) {
-      const at = Number(pos[1]);
-      const before = text.slice(0, at);
-      const line = before.split('\n').length;
-      const col = at - before.lastIndexOf('\n');
-      return `This is not valid JSON: ${msg.replace(/ in JSON at position \d+.*$/, '')} (line ${line}, column ${col}).`;
-    }
-    return `This is not valid JSON: ${msg}.`;
-  }
-}
-
-/** choicesOf lists a key's accepted values from its schema ('' when the
- * empty value is accepted too); null when any value goes. */
-export const choicesOf = (schema?: KeySchema): string[] | null => {
-  const values = schema?.enum?.filter((v): v is string => typeof v === 'string');
-  return values && values.length > 0 ? values : null;
-};
-
-interface Conflict {
-  fresh: ConfigItem;
-}
-
-function Editor({
-  item,
-  schema,
-  onSaved,
-  onReset,
-  onCancel,
-  onChanged,
-}: {
-  item: ConfigItem;
-  schema?: KeySchema;
-  onSaved(next: ConfigItem): void;
-  onReset(key: string, next: ConfigItem | null): void;
-  onCancel(): void;
-  onChanged(next: ConfigItem): void;
-}) {
-  const id = useId();
-  const inputId = `${id}-input`;
-  const errId = `${id}-err`;
-  const hintId = `${id}-hint`;
-  // The version this edit started from: sent as If-Match, so a change made
-  // by someone else in the meantime is refused instead of overwritten.
-  const [base, setBase] = useState(item.version);
-  const [text, setText] = useState(() => initialText(item));
-  const [bool, setBool] = useState(item.value === 'true');
-  const [fieldError, setFieldError] = useState('');
-  const [formError, setFormError] = useState('');
-  const [conflict, setConflict] = useState<Conflict | null>(null);
-  const [saving, setSaving] = useState(false);
-  const [reveal, setReveal] = useState(false);
-  useEffect(() => {
-    document.getElementById(inputId)?.focus();
-  }, [inputId]);
-
-  const jsonError = item.type === 'json' ? jsonProblem(text) : '';
-  const intError =
-    item.type === 'integer' && text.trim() !== '' && !/^-?\d+$/.test(text.trim()) ? 'Enter a whole number, such as 25.' : '';
-  const localError = jsonError || intError;
-  const empty = item.type !== 'boolean' && text.trim() === '' && (item.is_sensitive || item.type === 'integer');
-  const unchanged = !item.is_sensitive && (item.type === 'boolean' ? String(bool) === item.value : text === initialText(item));
-
-  const save = async (e: FormEvent) => {
-    e.preventDefault();
-    if (localError || empty) return;
-    setSaving(true);
-    setFieldError('');
-    setFormError('');
-    let value: unknown;
-    if (item.type === 'boolean') value = bool;
-    else if (item.type === 'integer') value = text.trim();
-    else value = text;
-    try {
-      const r = await request<{ config: ConfigItem }>(`/api/v1/config/${encodeURIComponent(item.key)}`, {
-        method: 'PUT',
-        body: { value },
-        headers: { 'If-Match': `"v${base}"` },
-      });
-      onSaved(r.data.config);
-    } catch (err) {
-      await explain(err);
-      setSaving(false);
-    }
-  };
-
-  const explain = async (err: unknown) => {
-    if (!(err instanceof ApiError)) {
-      setFormError(errorText(err));
-      return;
-    }
-    if (err.status === 400 && typeof err.body.reason === 'string') {
-      setFieldError(sentence(`The value ${err.body.reason}`));
-      return;
-    }
-    if (err.status === 412) {
-      try {
-        const fresh = await get<ConfigItem>(`/api/v1/config/${encodeURIComponent(item.key)}`);
-        setConflict({ fresh });
-        setBase(fresh.version);
-        onChanged(fresh);
-      } catch (again) {
-        setFormError(`Someone else changed this setting while you were editing, and loading their change failed: ${errorText(again)}`);
-      }
-      return;
-    }
-    setFormError(err.message);
-  };
-
-  // Removing the stored row lets the key fall back to its environment
-  // variable or default, as the standards' DELETE does.
-  const reset = async () => {
-    setSaving(true);
-    setFieldError('');
-    setFormError('');
-    const path = `/api/v1/config/${encodeURIComponent(item.key)}`;
-    try {
-      await request(path, { method: 'DELETE', headers: { 'If-Match': `"v${base}"` } });
-    } catch (err) {
-      await explain(err);
-      setSaving(false);
-      return;
-    }
-    try {
-      onReset(item.key, await get<ConfigItem>(path));
-    } catch (err) {
-      // An undeclared key is gone entirely once its row is deleted.
-      if (err instanceof ApiError && err.status === 404) onReset(item.key, null);
-      else setFormError(errorText(err));
-      setSaving(false);
-    }
-  };
-
-  const takeTheirs = () => {
-    if (!conflict) return;
-    onChanged(conflict.fresh);
-    onCancel();
-  };
-
-  const describedBy = [hintId, fieldError || localError ? errId : ''].filter(Boolean).join(' ');
-  const min = schema?.minimum;
-  const max = schema?.maximum;
-  const choices = item.type === 'string' && !item.is_sensitive ? choicesOf(schema) : null;
-
-  let input;
-  if (item.type === 'boolean') {
-    input = (
-      <Switch
-        id={inputId}
-        checked={bool}
-        onChange={setBool}
-        label={`New value for ${item.key}`}
-        describedBy={describedBy}
-      />
-    );
-  } else if (item.type === 'integer') {
-    input = (
-      <input
-        id={inputId}
-        type="number"
-        inputMode="numeric"
-        step={1}
-        min={min}
-        max={max}
-        value={text}
-        aria-invalid={Boolean(fieldError || localError)}
-        aria-describedby={describedBy}
-        onChange={(e) => setText(e.target.value)}
-      />
-    );
-  } else if (item.type === 'json') {
-    input = (
-      <textarea
-        id={inputId}
-        className="code"
-        rows={Math.min(16, Math.max(5, text.split('\n').length + 1))}
-        spellCheck={false}
-        value={text}
-        aria-invalid={Boolean(fieldError || localError)}
-        aria-describedby={describedBy}
-        onChange={(e) => setText(e.target.value)}
-      />
-    );
-  } else if (choices) {
-    input = (
-      <select
-        id={inputId}
-        value={text}
-        aria-invalid={Boolean(fieldError)}
-        aria-describedby={describedBy}
-        onChange={(e) => setText(e.target.value)}
-      >
-        {!choices.includes(text) && <option value={text}>{text || '(empty)'}</option>}
-        {choices.map((c) => (
-          <option key={c} value={c}>
-            {c === '' ? '(empty)' : c}
-          </option>
-        ))}
-      </select>
-    );
-  } else {
-    input = (
-      <input
-        id={inputId}
-        type={item.is_sensitive && !reveal ? 'password' : 'text'}
-        autoComplete={item.is_sensitive ? 'new-password' : 'off'}
-        spellCheck={false}
-        placeholder={item.is_sensitive ? (item.is_set ? 'Type a new value to replace the stored one' : 'Type a value') : undefined}
-        value={text}
-        aria-invalid={Boolean(fieldError)}
-        aria-describedby={describedBy}
-        onChange={(e) => setText(e.target.value)}
-      />
-    );
-  }
-
-  return (
-    <form className="editor" onSubmit={save} aria-label={`Edit ${item.key}`} noValidate>
-      <div className="editor-field">
-        {/* The switch carries its own aria-label; the visible label serves both. */}
-        <label htmlFor={inputId}>New value for {item.key}</label>
-        <div className="editor-input">
-          {input}
-          {item.is_sensitive && (
-            <button type="button" className="btn btn-small btn-quiet" aria-pressed={reveal} onClick={() => setReveal(!reveal)}>
-              {reveal ? 'Hide what I typed' : 'Show what I typed'}
-            </button>
-          )}
-          {item.type === 'json' && !jsonError && (
-            <button type="button" className="btn btn-small btn-quiet" onClick={() => setText(pretty(text))}>
-              Format
-            </button>
-          )}
-        </div>
-        <p className="hint" id={hintId}>
-          {hintFor(item)}
-        </p>
-        <div className="msg-slot">
-          {(fieldError || localError) && (
-            <p className="msg msg-error field-error" id={errId} role="alert">
-              {fieldError || localError}
-            </p>
-          )}
-        </div>
-      </div>
-
-      {conflict && (
-        <div className="conflict" role="alert">
-          <p>
-            <strong>Someone else changed this setting while you were editing.</strong>{' '}
-            {conflict.fresh.updated_by ? `${conflict.fresh.updated_by} saved it` : 'It was saved'}
-            {conflict.fresh.last_updated ? ` at ${localTime(conflict.fresh.last_updated)}` : ''}; it is now{' '}
-            {conflict.fresh.is_sensitive ? (
-              'a new hidden value'
-            ) : (
-              <code className="fresh-value">{conflict.fresh.value === '' ? '(empty)' : conflict.fresh.value}</code>
-            )}
-            .
-          </p>
-          <p>Your value is still in the field. Save again to replace theirs with yours, or keep theirs.</p>
-          <button type="button" className="btn btn-small" onClick={takeTheirs}>
-            Keep their value
-          </button>
-        </div>
-      )}
-
-      <ErrorMessage>{formError}</ErrorMessage>
-
-      <div className="editor-actions">
-        <button className="btn btn-primary" type="submit" disabled={saving || Boolean(localError) || empty || (unchanged && !conflict)}>
-          {saving ? 'Saving…' : conflict ? 'Save mine anyway' : 'Save'}
-        </button>
-        <button className="btn" type="button" onClick={onCancel}>
-          Cancel
-        </button>
-        {item.source === 'database' && (
-          <button className="btn btn-quiet editor-reset" type="button" onClick={reset} disabled={saving}>
-            Remove stored value
-          </button>
-        )}
-      </div>
-    </form>
-  );
-}
-
-function hintFor(item: ConfigItem): string {
-  const parts: string[] = [];
-  if (item.is_sensitive) parts.push('The stored value is never shown. Type a new value to replace it.');
-  switch (item.type) {
-    case 'integer':
-      parts.push('A whole number.');
-      break;
-    case 'boolean':
-      parts.push('On or off.');
-      break;
-    case 'json':
-      parts.push('JSON, checked before it is saved.');
-      break;
-  }
-  if (item.rule) parts.push(sentence(`Must be ${item.rule}`));
-  if (item.default) parts.push(`Default: ${item.default}.`);
-  return parts.join(' ');
-}
-
-// ---- history ----
-
-function History({ item, onRestored }: { item: ConfigItem; onRestored(next: ConfigItem, version: number): void }) {
-  const [restoring, setRestoring] = useState(0);
-  const [restoreError, setRestoreError] = useState('');
-  // Put back the value of one version: a new change, audited, the version
-  // rising; the history then shows it on top.
-  const restore = async (version: number) => {
-    setRestoring(version);
-    setRestoreError('');
-    const path = `/api/v1/config/${encodeURIComponent(item.key)}`;
-    try {
-      await request(`${path}/restore`, { method: 'POST', body: { version } });
-      onRestored(await get<ConfigItem>(path), version);
-    } catch (err) {
-      setRestoreError(errorText(err));
-    } finally {
-      setRestoring(0);
-    }
-  };
-  const h = useLoad(
-    (signal) => get<{ history: AuditRecord[] }>(`/api/v1/config/${encodeURIComponent(item.key)}/history?limit=50`, signal).then((r) => r.history),
-    [item.key, item.version],
-  );
-  return (
-    <div className="history" aria-label={`History of ${item.key}`} role="region">
-      <h3>History of {item.key}</h3>
-      {h.loading && !h.data && <Loading what="history" lines={2} />}
-      {h.error && (h.status === 403 ? <Notice kind="warn">{h.error}</Notice> : <ErrorMessage>{h.error}</ErrorMessage>)}
-      <ErrorMessage>{restoreError}</ErrorMessage>
-      {h.data && h.data.length === 0 && <p className="muted">No change has been recorded yet: the value comes from its default or the environment.</p>}
-      {h.data && h.data.length > 0 && (
-        <ol className="history-list">
-          {h.data.map((r) => (
-            <li key={r.id}>
-              <span className="history-when">
-                <time dateTime={r.at}>{localTime(r.at)}</time>
-              </span>
-              <span className="history-who">{r.actor || 'unknown'}</span>
-              <span className="history-what">
-                {actionText(r.action)} <Shown v={r.old_value} /> → <Shown v={r.new_value} />
-              </span>
-              <span className="history-version">version {r.version}</span>
-              {restorable(item, r) && (
-                <button
-                  type="button"
-                  className="btn btn-small btn-quiet history-restore"
-                  disabled={restoring !== 0}
-                  aria-label={`Restore ${item.key} to its value of version ${r.version}`}
-                  onClick={() => void restore(r.version)}
-                >
-                  {restoring === r.version ? 'Restoring…' : 'Restore this value'}
-                </button>
-              )}
-            </li>
-          ))}
-        </ol>
-      )}
-    </div>
-  );
-}
-
-/** restorable says whether a history line holds a value to put back: not
- * the current one, not a secret (the history keeps none), not a removal of
- * a key that is already not stored. */
-function restorable(item: ConfigItem, r: AuditRecord): boolean {
-  if (item.is_sensitive || r.action === 'rekey') return false;
-  if (r.action === 'delete') return item.source === 'database';
-  if (r.new_value === null || r.new_value === MASK || r.new_value === '(unreadable)') return false;
-  return !(item.source === 'database' && item.version === r.version);
-}
-
-function actionText(a: string): string {
-  switch (a) {
-    case 'create':
-      return 'set';
-    case 'update':
-      return 'changed';
-    case 'delete':
-      return 'removed';
-    case 'bootstrap':
-      return 'set from the environment';
-    case 'rekey':
-      return 're-encrypted';
-  }
-  return a;
-}
-
-function Shown({ v }: { v: string | null }) {
-  if (v === null) return <span className="muted">nothing</span>;
-  if (v === MASK) return <span className="masked">hidden</span>;
-  if (v === '') return <span className="muted">empty</span>;
-  return <code className="value-text">{v}</code>;
 }
