@@ -9,6 +9,12 @@ import (
 )
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	// With local_login_enabled off only single sign-on signs in; the
+	// command line (rookery user ...) stays the way back in.
+	if !s.keys.SSO.LocalLoginEnabled.Get() {
+		writeError(w, http.StatusForbidden, "sign-in with email and password is switched off on this server; use single sign-on", map[string]any{"local_login_enabled": false})
+		return
+	}
 	// A page of another site must not sign the browser in (login CSRF:
 	// the victim would then act under the attacker's account). Clients
 	// without a browser send neither Sec-Fetch-Site nor Origin and pass.

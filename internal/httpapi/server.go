@@ -14,6 +14,7 @@ import (
 
 	"github.com/rookery/rookery/config"
 	"github.com/rookery/rookery/internal/auth"
+	"github.com/rookery/rookery/internal/sso"
 	"github.com/rookery/rookery/internal/teams"
 	"github.com/rookery/rookery/license"
 	"github.com/rookery/rookery/waddleai"
@@ -53,6 +54,8 @@ type Deps struct {
 	// GET /api/v1/integrations and /api/v1/integrations/killkrill.
 	Integrations func(context.Context) Integrations
 	KillKrill    func(context.Context) KillKrillReport
+	// SSO is single sign-on (OIDC); nil offers none.
+	SSO *sso.Service
 }
 
 // Server holds the routes.
@@ -73,6 +76,7 @@ type Server struct {
 	onRequest func(RequestRecord)
 	mux       *routeMux
 	cfgCache  configCache // encoded GET /api/v1/config answers (config_handlers.go)
+	sso       *sso.Service
 }
 
 // New builds the server and its routes. Other parts add theirs with Handle.
@@ -89,6 +93,7 @@ func New(d Deps) *Server {
 	s := &Server{cfg: d.Config, keys: d.Keys, auth: d.Auth, throttle: d.Throttle, db: d.DB, license: d.License, teams: d.Teams, log: d.Log, registry: d.Registry,
 		secure: d.SecureCookies, trusted: d.TrustedProxies, onRequest: d.OnRequest, mux: newRouteMux()}
 	s.metrics = newHTTPMetrics(d.Registry)
+	s.sso = d.SSO
 	if d.AI != nil {
 		s.ai = &aiPart{client: d.AI, metrics: newAIMetrics(d.Registry)}
 	}
@@ -155,6 +160,7 @@ func (s *Server) routes() {
 	s.teamRoutes()
 	s.apiKeyRoutes()
 	s.aiRoutes()
+	s.ssoRoutes()
 
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path, nil)

@@ -202,7 +202,7 @@ func (o *OIDC) Finish(ctx context.Context, query url.Values, binding string) (Re
 	if email == "" {
 		return Result{}, refused("the identity provider sent no email address; ask an admin to add the email scope")
 	}
-	if !verified(claims["email_verified"]) {
+	if !emailVerified(claims) {
 		return Result{}, refused("the identity provider has not verified the email address " + short(email))
 	}
 	k := o.keys.SSO
@@ -232,8 +232,19 @@ func tokenError(err error) *Error {
 	return invalid("the identity provider's token could not be verified", err)
 }
 
-// verified reads email_verified, which some providers send as a string.
-func verified(v any) bool {
+// emailVerified reports whether the provider vouches for the address:
+// email_verified true, or, from a provider that never sends that claim
+// (Microsoft Entra ID for work accounts), xms_edov true (the address's
+// domain is verified as the tenant's).
+func emailVerified(claims map[string]any) bool {
+	if v, ok := claims["email_verified"]; ok {
+		return isTrue(v)
+	}
+	return isTrue(claims["xms_edov"])
+}
+
+// isTrue reads a boolean claim, which some providers send as a string.
+func isTrue(v any) bool {
 	switch t := v.(type) {
 	case bool:
 		return t

@@ -99,8 +99,9 @@ ADMIN_PASSWORD="e2e-$(od -An -N9 -tx1 /dev/urandom | tr -d ' \n')"
 export ADMIN_PASSWORD
 
 url=""
-start_rookery() { # name licence-key; sets url
+start_rookery() { # name licence-key [VAR=value...]; sets url
   local name=$1 key=$2 port
+  shift 2
   port="$(free_port)"
   mkdir -p "$work/$name"
   (
@@ -109,6 +110,7 @@ start_rookery() { # name licence-key; sets url
       ADMIN_EMAIL="$ADMIN_EMAIL" ADMIN_PASSWORD="$ADMIN_PASSWORD" \
       LICENSE_SERVER_URL="$(json_field license_url)" LICENSE_KEY="$key" RELEASE_MODE=true PRODUCT_NAME=rookery \
       WADDLEAI_URL="$(json_field waddleai_url)" WADDLEAI_API_KEY="$(json_field waddleai_api_key)" \
+      PUBLIC_URL="http://127.0.0.1:$port" "$@" \
       "$work/rookery" serve
   ) >"$work/$name.log" 2>&1 &
   pids+=($!)
@@ -117,12 +119,17 @@ start_rookery() { # name licence-key; sets url
 }
 
 step "start rookery (professional and community licences)"
-start_rookery pro "$(json_field license_key_pro)"
+# The professional one signs in through the fake OpenID Connect provider
+# too (sso_integration is a professional feature).
+start_rookery pro "$(json_field license_key_pro)" \
+  OIDC_ENABLED=true OIDC_ISSUER_URL="$(json_field oidc_issuer_url)" OIDC_CLIENT_ID="$(json_field oidc_client_id)" \
+  OIDC_CLIENT_SECRET="$(json_field oidc_client_secret)" OIDC_MAINTAINER_VALUES="$(json_field oidc_maintainer_values)"
 ROOKERY_PRO_URL=$url
 start_rookery community "$(json_field license_key_comm)"
 ROOKERY_COMMUNITY_URL=$url
 FAKES_CONTROL_URL="$(json_field control_url)"
-export ROOKERY_PRO_URL ROOKERY_COMMUNITY_URL FAKES_CONTROL_URL
+OIDC_EMAIL="$(json_field oidc_email)"
+export ROOKERY_PRO_URL ROOKERY_COMMUNITY_URL FAKES_CONTROL_URL OIDC_EMAIL
 echo "professional: $ROOKERY_PRO_URL  community: $ROOKERY_COMMUNITY_URL"
 
 step "end-to-end tests"

@@ -1,8 +1,9 @@
 // Command fakes runs the outside services the web interface's end-to-end
 // tests need: a fake PenguinTech licence server that knows a professional
-// and a community key, and a fake WaddleAI gateway whose model answers
+// and a community key, a fake WaddleAI gateway whose model answers
 // every analysis task in the requested JSON shape and streams generated
-// text word by word.
+// text word by word, and an OpenID Connect provider that approves one
+// user (oidc.go).
 //
 // Usage:
 //
@@ -15,6 +16,8 @@
 //	POST /license/ok                it answers normally again
 //	POST /waddleai/fault?name=NAME  the next chat request fails (mid-stream-error,
 //	                                unavailable, overloaded, ...; waddleaitest.Fault names)
+//	POST /oidc/deny?error=CODE      the OpenID Connect provider refuses sign-ins
+//	POST /oidc/ok                   it approves its user again
 package main
 
 import (
@@ -33,6 +36,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rookery/rookery/internal/sso/ssotest"
 	"github.com/rookery/rookery/license/licensetest"
 	"github.com/rookery/rookery/waddleai/waddleaitest"
 )
@@ -60,7 +64,10 @@ func run(args []string, out io.Writer) error {
 	defer ai.Close()
 	ai.SetChunkDelay(*chunkDelay)
 
-	ctl := httptest.NewServer(control(lic, ai))
+	idp := startOIDC()
+	defer idp.Close()
+
+	ctl := httptest.NewServer(control(lic, ai, idp))
 	defer ctl.Close()
 
 	info := map[string]string{
@@ -74,6 +81,9 @@ func run(args []string, out io.Writer) error {
 		"license_product":   licensetest.Product,
 		"chunk_delay_milli": fmt.Sprint(chunkDelay.Milliseconds()),
 	}
+	for k, v := range oidcInfo(idp) {
+		info[k] = v
+	}
 	if err := json.NewEncoder(out).Encode(info); err != nil {
 		return fmt.Errorf("print URLs: %w", err)
 	}
@@ -85,7 +95,7 @@ func run(args []string, out io.Writer) error {
 }
 
 // control lets the tests switch the fakes' failures on and off.
-func control(lic *licensetest.Server, ai *waddleaitest.Server) http.Handler {
+func control(lic *licensetest.Server, ai *waddleaitest.Server, idp *ssotest.Provider) http.Handler {
 	faults := map[string]waddleaitest.Fault{}
 	for f := waddleaitest.FaultNone; f <= waddleaitest.FaultHangUp; f++ {
 		faults[f.String()] = f
@@ -110,6 +120,7 @@ func control(lic *licensetest.Server, ai *waddleaitest.Server) http.Handler {
 		}
 		ai.FailNext(f)
 	})
+	oidcControl(mux, idp)
 	return mux
 }
 

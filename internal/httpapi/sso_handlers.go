@@ -1,0 +1,157 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rookery/rookery/internal/auth"
+	"github.com/rookery/rookery/internal/sso"
+	"github.com/rookery/rookery/license"
+)
+
+// Single sign-on routes. The browser is sent to the identity provider and
+// back; every failure lands on the login page with a readable reason in
+// sso_error, never on an error page.
+
+// ssoCookiePrefix names the short-lived cookie that binds a sign-in under
+// way to the browser that started it. It is SameSite=Lax: the provider's
+// redirect back is a cross-site top-level navigation, on which Lax
+// cookies are sent and Strict ones are not.
+const ssoCookiePrefix = "rookery_sso_"
+
+// loginPage is where a failed single sign-on sends the browser.
+const loginPage = "/login"
+
+type ssoHandlers struct {
+	s      *Server
+	logins *prometheus.CounterVec
+}
+
+func (s *Server) ssoRoutes() {
+	h := &ssoHandlers{s: s, logins: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rookery_sso_logins_total",
+		Help: "Single sign-on attempts by provider (oidc, saml) and outcome (success, refused, invalid, unavailable)."},
+		[]string{"provider", "outcome"})}
+	s.registry.MustRegister(h.logins)
+	s.mux.HandleFunc("GET /api/v1/auth/providers", h.providers)
+	s.mux.HandleFunc("GET /api/v1/auth/oidc/login", s.feature(sso.FeatureOIDC, h.oidcLogin))
+	s.mux.HandleFunc("GET "+sso.CallbackPath, s.feature(sso.FeatureOIDC, h.oidcCallback))
+}
+
+// providers tells the login page which sign-in methods are offered: a
+// method switched off, or whose licence feature is missing, is null.
+func (h *ssoHandlers) providers(w http.ResponseWriter, r *http.Request) {
+	out := map[string]any{"password": h.s.keys.SSO.LocalLoginEnabled.Get(), "oidc": nil, "saml": nil}
+	if o := h.oidc(); o != nil && o.Enabled() && h.s.license.HasFeature(sso.FeatureOIDC) {
+		out["oidc"] = map[string]string{"label": o.Label(), "login_url": "/api/v1/auth/oidc/login"}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *ssoHandlers) oidc() *sso.OIDC {
+	if h.s.sso == nil {
+		return nil
+	}
+	return h.s.sso.OIDC
+}
+
+var errNoSSO = &sso.Error{Reason: "single sign-on is not available on this server", Outcome: sso.OutcomeUnavailable}
+
+func (h *ssoHandlers) oidcLogin(w http.ResponseWriter, r *http.Request) {
+	o := h.oidc()
+	if o == nil {
+		h.fail(w, r, auth.MethodOIDC, errNoSSO)
+		return
+	}
+	target, binding, err := o.Begin(r.Context(), r.URL.Query().Get("next"))
+	if err != nil {
+		h.fail(w, r, auth.MethodOIDC, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: ssoCookiePrefix + auth.MethodOIDC, Value: binding, Path: "/api/v1/auth/oidc/",
+		MaxAge: int((10 * time.Minute).Seconds()), HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: h.s.secure || r.TLS != nil})
+	http.Redirect(w, r, target, http.StatusFound)
+}
+
+func (h *ssoHandlers) oidcCallback(w http.ResponseWriter, r *http.Request) {
+	o := h.oidc()
+	if o == nil {
+		h.fail(w, r, auth.MethodOIDC, errNoSSO)
+		return
+	}
+	binding := ""
+	if c, err := r.Cookie(ssoCookiePrefix + auth.MethodOIDC); err == nil {
+		binding = c.Value
+	}
+	// The sign-in is over whatever happens: the cookie goes.
+	http.SetCookie(w, &http.Cookie{Name: ssoCookiePrefix + auth.MethodOIDC, Value: "", Path: "/api/v1/auth/oidc/", MaxAge: -1,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: h.s.secure || r.TLS != nil})
+	res, err := o.Finish(r.Context(), r.URL.Query(), binding)
+	if err != nil {
+		h.fail(w, r, auth.MethodOIDC, err)
+		return
+	}
+	h.signIn(w, r, res)
+}
+
+// signIn finds, links or creates the account and starts its session with
+// the same cookie a password sign-in sets, then sends the browser on.
+func (h *ssoHandlers) signIn(w http.ResponseWriter, r *http.Request, res sso.Result) {
+	provider := res.Identity.Provider
+	u, err := h.s.auth.SignInExternal(r.Context(), res.Identity)
+	if err != nil {
+		h.fail(w, r, provider, accountError(err), "user.name", res.Identity.Email)
+		return
+	}
+	token, exp, err := h.s.auth.Issue(r.Context(), u)
+	if err != nil {
+		h.fail(w, r, provider, accountError(err), "user.name", u.Email)
+		return
+	}
+	h.s.setSessionCookie(w, r, token, exp)
+	h.logins.WithLabelValues(provider, "success").Inc()
+	h.s.track(r, "sso-login", nil, "event.provider", provider, "user.id", u.ID, "user.name", u.Email,
+		"user.roles", string(u.Role), "source.ip", clientIP(r))
+	http.Redirect(w, r, sso.SafeNext(res.Next), http.StatusFound)
+}
+
+// setSessionCookie sets the session cookie exactly as password sign-in
+// does (login.go).
+func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, token string, exp time.Time) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", Expires: exp, MaxAge: int(time.Until(exp).Seconds()),
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secure || r.TLS != nil})
+}
+
+// accountError turns a refusal of package auth into the sentence the
+// login page shows.
+func accountError(err error) *sso.Error {
+	var le *license.LimitError
+	switch {
+	case errors.As(err, &le):
+		return &sso.Error{Reason: "the licence's user limit is reached, so no account can be created for you; ask an admin",
+			Outcome: sso.OutcomeRefused, Err: err}
+	case errors.Is(err, auth.ErrDisabled), errors.Is(err, auth.ErrNoAccount):
+		return &sso.Error{Reason: err.Error(), Outcome: sso.OutcomeRefused, Err: err}
+	case errors.Is(err, auth.ErrInvalid):
+		return &sso.Error{Reason: strings.TrimPrefix(err.Error(), auth.ErrInvalid.Error()+": "), Outcome: sso.OutcomeRefused, Err: err}
+	case errors.Is(err, auth.ErrExists):
+		return &sso.Error{Reason: "an account with this email was created at the same moment; sign in again", Outcome: sso.OutcomeUnavailable, Err: err}
+	}
+	return &sso.Error{Reason: "the user database is unavailable; try again shortly", Outcome: sso.OutcomeUnavailable, Err: err}
+}
+
+// fail counts and logs a failed sign-in and sends the browser to the
+// login page with the reason.
+func (h *ssoHandlers) fail(w http.ResponseWriter, r *http.Request, provider string, err error, attrs ...any) {
+	var se *sso.Error
+	if !errors.As(err, &se) {
+		se = &sso.Error{Reason: "the sign-in failed; try again", Outcome: sso.OutcomeUnavailable, Err: err}
+	}
+	h.logins.WithLabelValues(provider, se.Outcome).Inc()
+	h.s.track(r, "sso-login", se, append(attrs, "event.provider", provider, "event.reason", se.Reason, "source.ip", clientIP(r))...)
+	http.Redirect(w, r, loginPage+"?sso_error="+url.QueryEscape(se.Reason), http.StatusFound)
+}
