@@ -42,12 +42,27 @@ func (s *Server) ssoRoutes() {
 	s.mux.HandleFunc("GET "+sso.CallbackPath, s.feature(sso.FeatureOIDC, h.oidcCallback))
 }
 
-// providers tells the login page which sign-in methods are offered: a
-// method switched off, or whose licence feature is missing, is null.
+// providersAnswer is GET /api/v1/auth/providers: the sign-in methods the
+// login page offers. A method switched off, or whose licence feature is
+// missing, is null.
+type providersAnswer struct {
+	// Password is false when local_login_enabled is off.
+	Password bool         `json:"password"`
+	OIDC     *ssoProvider `json:"oidc"`
+	SAML     *ssoProvider `json:"saml"`
+}
+
+// ssoProvider is one single sign-on button: its text, and where it leads
+// (the page adds ?next=).
+type ssoProvider struct {
+	Label    string `json:"label"`
+	LoginURL string `json:"login_url"`
+}
+
 func (h *ssoHandlers) providers(w http.ResponseWriter, r *http.Request) {
-	out := map[string]any{"password": h.s.keys.SSO.LocalLoginEnabled.Get(), "oidc": nil, "saml": nil}
+	out := providersAnswer{Password: h.s.keys.SSO.LocalLoginEnabled.Get()}
 	if o := h.oidc(); o != nil && o.Enabled() && h.s.license.HasFeature(sso.FeatureOIDC) {
-		out["oidc"] = map[string]string{"label": o.Label(), "login_url": "/api/v1/auth/oidc/login"}
+		out.OIDC = &ssoProvider{Label: o.Label(), LoginURL: "/api/v1/auth/oidc/login"}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
