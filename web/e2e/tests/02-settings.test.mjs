@@ -2,7 +2,7 @@
 // server's validation messages, masked secrets, history and conflicts.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { API, ensureUser, env, launch, newPage, shot, signIn } from '../lib.mjs';
+import { API, checkA11y, ensureUser, env, launch, newPage, shot, signIn } from '../lib.mjs';
 
 let browser, page, api, otherAdmin;
 
@@ -42,12 +42,16 @@ async function stored(key) {
 }
 
 test('search and category filter find settings', async () => {
-  const total = (await api.get('/api/v1/config')).json.total;
+  const { total, configs } = (await api.get('/api/v1/config')).json;
+  const emailKeys = configs.filter((c) => c.category === 'email').map((c) => c.key);
+  await checkA11y(page, 'the settings page');
   await search('smtp');
   await row('smtp_port').waitFor();
   assert.equal(await row('app_name').count(), 0);
-  assert.equal(await page.locator('tbody tr[data-key]').count(), 5);
-  await page.getByText(`5 of ${total} settings`).waitFor();
+  // Every email key matches: the category's description names SMTP.
+  for (const k of emailKeys) assert.equal(await row(k).count(), 1, k);
+  const n = await page.locator('tbody tr[data-key]').count();
+  await page.getByText(`${n} of ${total} settings`).waitFor();
 
   // Searching the description works too.
   await search('licence server');
@@ -55,33 +59,43 @@ test('search and category filter find settings', async () => {
 
   await search('');
   await page.getByLabel('Category').selectOption('email');
-  assert.equal(await page.locator('tbody tr[data-key]').count(), 5);
+  assert.equal(await page.locator('tbody tr[data-key]').count(), emailKeys.length);
   assert.equal(await page.getByRole('heading', { level: 2, name: /Integration/ }).count(), 0);
   await page.getByLabel('Category').selectOption('');
 
   await search('no-such-setting-xyz');
   await page.getByText('No setting matches').waitFor();
+  await checkA11y(page, 'a search without matches');
   await page.getByRole('button', { name: 'Show all settings' }).click();
   assert.equal(await page.locator('tbody tr[data-key]').count(), total);
 });
 
-test('a string: the server refuses a bad value, then takes a good one', async () => {
+test('a string: a value outside the rule is refused as it is typed, a good one is saved', async () => {
   const form = await openEditor('app_name');
   const input = form.getByLabel('New value for app_name');
   assert.equal(await input.inputValue(), (await stored('app_name')).value);
+  // Nothing typed yet: Save is off and says why.
+  assert.equal(await form.getByRole('button', { name: 'Save' }).isDisabled(), true);
+  await form.getByText('Nothing to save: this is the value in force.').waitFor();
 
   await input.fill('Bad Name!');
-  await form.getByRole('button', { name: 'Save' }).click();
   const err = form.locator('.field-error');
   await err.waitFor();
   assert.match(await err.textContent(), /lower-case letters, digits and hyphens/);
   assert.equal(await input.getAttribute('aria-invalid'), 'true');
+  assert.equal(await form.getByRole('button', { name: 'Save' }).isDisabled(), true);
+  await form.getByText('Correct the value above to save it.').waitFor();
+  await checkA11y(page, 'the app_name editor with a refused value');
   assert.equal((await stored('app_name')).value, 'rookery', 'nothing was saved');
 
   await input.fill('rookery-e2e');
   await form.getByRole('button', { name: 'Save' }).click();
-  await page.getByText('Saved app_name.').waitFor();
+  // The confirmation is at the row, not at the top of the page.
+  const saved = page.locator('.row-note[data-note-for="app_name"]');
+  await saved.getByText('Saved app_name.').waitFor();
   assert.equal(await editor('app_name').count(), 0, 'editor closed');
+  const box = await saved.boundingBox();
+  assert.ok(box && box.y > 0 && box.y + box.height <= (page.viewportSize()?.height ?? 0), 'the confirmation is on screen');
   await row('app_name').getByText('rookery-e2e').waitFor();
   await row('app_name').getByText(`by ${env.email}`).waitFor();
   const s = await stored('app_name');
@@ -91,16 +105,30 @@ test('a string: the server refuses a bad value, then takes a good one', async ()
   assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Edit app_name');
 });
 
-test('an integer: a number field, the range checked by the server', async () => {
+test('an integer: checked on every keystroke against its range, messages never stale', async () => {
   const form = await openEditor('smtp_port');
   const input = form.getByLabel('New value for smtp_port');
-  assert.equal(await input.getAttribute('type'), 'number');
+  // A text field with a numeric keyboard: what is typed is what is checked.
+  assert.equal(await input.getAttribute('inputmode'), 'numeric');
+  const err = form.locator('.field-error');
+  const save = form.getByRole('button', { name: 'Save' });
   await input.fill('70000');
-  await form.getByRole('button', { name: 'Save' }).click();
-  await form.locator('.field-error').filter({ hasText: 'The value must be a port between 1 and 65535.' }).waitFor();
+  await err.filter({ hasText: 'Enter a number from 1 to 65535.' }).waitFor();
+  assert.equal(await save.isDisabled(), true);
+  // The message follows the text: 1e3 is not "out of range", it is not digits.
+  await input.fill('1e3');
+  await err.filter({ hasText: 'Enter a whole number using digits only, such as 25.' }).waitFor();
+  assert.equal(await err.filter({ hasText: '65535' }).count(), 0);
+  await input.fill('abc');
+  await err.filter({ hasText: 'Enter a whole number using digits only' }).waitFor();
+  await form.getByText('Correct the value above to save it.').waitFor();
+  assert.equal((await form.textContent()).includes('The value '), false);
+  await input.fill('25');
+  assert.equal(await err.count(), 0);
+  assert.equal(await save.isDisabled(), false);
 
   await input.fill('2525');
-  await form.getByRole('button', { name: 'Save' }).click();
+  await save.click();
   await page.getByText('Saved smtp_port.').waitFor();
   await row('smtp_port').getByText('2525').waitFor();
   assert.equal((await stored('smtp_port')).value, '2525');
@@ -109,6 +137,8 @@ test('an integer: a number field, the range checked by the server', async () => 
 test('removing a stored value falls back to the default', async () => {
   const form = await openEditor('smtp_port');
   await form.getByRole('button', { name: 'Remove stored value' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Remove the stored value of smtp_port?' });
+  await dialog.getByRole('button', { name: 'Remove stored value' }).click();
   await page.getByText('Removed the stored value of smtp_port; it now comes from its default.').waitFor();
   await row('smtp_port').getByText('587').waitFor();
   await row('smtp_port').getByText('default', { exact: true }).waitFor();
@@ -147,14 +177,20 @@ test('JSON: syntax is checked before saving, the server checks the content and s
   const input = form.getByLabel('New value for marchproxy_extras');
   assert.equal(await input.evaluate((el) => el.tagName), 'TEXTAREA');
   await input.fill('{"services": [');
-  await form.getByText('This is not valid JSON').waitFor();
+  await form.getByText('This is not valid JSON at line 1, column 15').waitFor();
   assert.equal(await form.getByRole('button', { name: 'Save' }).isDisabled(), true);
 
   // Valid JSON that MarchProxy would refuse: the server names the problem.
   await input.fill('{"services": [{"name": "rookery-e2e-worker", "ip_fqdn": "worker", "port": 70000, "auth_type": "none"}]}');
   assert.equal(await form.getByText('This is not valid JSON').count(), 0);
   await form.getByRole('button', { name: 'Save' }).click();
-  await form.locator('.field-error').filter({ hasText: 'services[0].port: 70000 is not a port' }).waitFor();
+  // A sentence about the save; the server's own text behind a disclosure.
+  const refused = form.locator('.field-error');
+  await refused.getByText('Not saved: services[0].port: 70000 is not a port.', { exact: true }).waitFor();
+  assert.equal((await refused.textContent()).includes('The value '), false);
+  await refused.getByText('What the server said').click();
+  await refused.locator('details code').filter({ hasText: 'invalid MarchProxy configuration: services[0].port: 70000 is not a port' }).waitFor();
+  await checkA11y(page, 'a JSON value refused by the server');
   assert.equal((await stored('marchproxy_extras')).source, 'default', 'nothing was saved');
 
   await input.fill('{"services": [{"name": "rookery-e2e-worker", "ip_fqdn": "worker", "port": 9000, "auth_type": "none"}]}');
@@ -197,6 +233,7 @@ test('a sensitive value is typed into a password field and never shown', async (
   input = form.getByLabel('New value for smtp_pass');
   assert.equal(await input.inputValue(), '');
   assert.equal(await form.getByRole('button', { name: 'Save' }).isDisabled(), true);
+  await form.getByText('Type a new value to save it.').waitFor();
   await form.getByRole('button', { name: 'Cancel' }).click();
 
   await row('smtp_pass').getByRole('button', { name: 'History of smtp_pass' }).click();
@@ -217,25 +254,29 @@ test('the history shows each change, who made it and when', async () => {
   assert.match(first, /rookery-e2e/);
   assert.match(first, new RegExp(env.email.replace('.', '\\.')));
   assert.match(first, /\d{4}/, 'a local date and time');
+  // Values sit on the line's baseline, not raised as inline blocks.
+  assert.equal(await history.locator('.value-text').first().evaluate((el) => getComputedStyle(el).display), 'inline');
+  await checkA11y(page, 'a history');
   await shot(page, 'settings-history-desktop');
   await row('app_name').getByRole('button', { name: 'History of app_name' }).click();
 });
 
-test("another admin's change between loading and saving is explained", async () => {
+test("another admin's change while editing is named at once, and saving then is on purpose", async () => {
   const form = await openEditor('smtp_from');
-  // Another admin saves first, through the API.
+  const input = form.getByLabel('New value for smtp_from');
+  await input.fill('web@example.com');
+  // Another admin saves meanwhile, through the API; the event stream brings it.
   const other = await otherAdmin.call('PUT', '/api/v1/config/smtp_from', { value: 'ops@example.com' });
   assert.equal(other.status, 200);
 
-  await form.getByLabel('New value for smtp_from').fill('web@example.com');
-  await form.getByRole('button', { name: 'Save' }).click();
   const conflict = form.locator('.conflict');
-  await conflict.getByText('Someone else changed this setting while you were editing.').waitFor();
-  assert.match(await conflict.textContent(), /ops@example\.com/);
-  assert.match(await conflict.textContent(), /second-admin@example\.com saved it/);
+  await conflict.getByText(/second-admin@example\.com changed this setting at .* while you were editing\./).waitFor();
+  assert.match(await conflict.textContent(), /It is now ops@example\.com\./);
+  assert.equal(await input.inputValue(), 'web@example.com', 'what was typed stays');
   assert.equal((await stored('smtp_from')).value, 'ops@example.com', 'theirs was not overwritten');
   // The row behind already shows their value.
   await row('smtp_from').getByText('ops@example.com').waitFor();
+  await checkA11y(page, 'a change by another admin while editing');
   await shot(page, 'settings-conflict-desktop');
 
   await form.getByRole('button', { name: 'Save mine anyway' }).click();

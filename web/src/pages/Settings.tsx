@@ -222,10 +222,7 @@ export function SettingsPage() {
   const replace = (next: ConfigItem) => {
     if (list.data) list.set(list.data.map((c) => (c.key === next.key ? next : c)));
   };
-  const note = (key: string, n: RowNote) => {
-    setNotes((all) => ({ ...all, [key]: n }));
-    setAnnounce(n.text);
-  };
+  const note = (key: string, n: RowNote) => setNotes((all) => ({ ...all, [key]: n }));
 
   // ---- addresses: #key and the category index ----
 
@@ -460,6 +457,29 @@ function SettingRows({ item, targeted, editing, historyOpen, note, editor, onEdi
             {item.is_sensitive && ' · sensitive'}
             {item.rule && ` · ${item.rule}`}
           </span>
+          {/* What happened at this row (saved, removed) is said here, where
+              the eyes and the focus are; the region is always there so
+              screen readers announce what appears in it. */}
+          <div className="row-note" role="status" data-note-for={item.key}>
+            {note && !editing && (
+              <div className="msg msg-ok row-note-body">
+                <span>{note.text}</span>
+                {note.undo && (
+                  <button
+                    type="button"
+                    className="btn btn-small"
+                    disabled={undoing}
+                    onClick={() => {
+                      setUndoing(true);
+                      void note.undo!().finally(() => setUndoing(false));
+                    }}
+                  >
+                    {undoing ? 'Undoing…' : `Undo (${undoSeconds} seconds)`}
+                  </button>
+                )}
+              </div>
+            )}
+          </div>
         </td>
         <td data-label="Value" className="cell-value">
           <ValueView item={item} />
@@ -482,28 +502,6 @@ function SettingRows({ item, targeted, editing, historyOpen, note, editor, onEdi
           </button>
         </td>
       </tr>
-      {note && !editing && (
-        <tr className="row-note" data-note-for={item.key}>
-          <td colSpan={4}>
-            <div className="msg msg-ok row-note-body">
-              <span>{note.text}</span>
-              {note.undo && (
-                <button
-                  type="button"
-                  className="btn btn-small"
-                  disabled={undoing}
-                  onClick={() => {
-                    setUndoing(true);
-                    void note.undo!().finally(() => setUndoing(false));
-                  }}
-                >
-                  {undoing ? 'Undoing…' : `Undo (${undoSeconds} seconds)`}
-                </button>
-              )}
-            </div>
-          </td>
-        </tr>
-      )}
       {editing && (
         <tr className="row-extra">
           <td colSpan={4}>{editor}</td>
