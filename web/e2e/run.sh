@@ -85,7 +85,7 @@ wait_for() { # url what pid
 
 json_field() { node -e 'const j=JSON.parse(require("fs").readFileSync(0,"utf8"));process.stdout.write(String(j[process.argv[1]]))' "$1" <"$work/fakes.json"; }
 
-step "start the fake licence server and WaddleAI gateway"
+step "start the fake licence server, WaddleAI gateway, OpenID Connect provider and SMTP receiver"
 "$work/fakes" >"$work/fakes.json" 2>"$work/fakes.log" &
 pids+=($!)
 for _ in $(seq 1 100); do
@@ -121,9 +121,11 @@ start_rookery() { # name licence-key [VAR=value...]; sets url
 step "start rookery (professional and community licences)"
 # The professional one signs in through the fake OpenID Connect provider
 # too (sso_integration is a professional feature).
+# It sends its email to the fakes' SMTP receiver.
 start_rookery pro "$(json_field license_key_pro)" \
   OIDC_ENABLED=true OIDC_ISSUER_URL="$(json_field oidc_issuer_url)" OIDC_CLIENT_ID="$(json_field oidc_client_id)" \
-  OIDC_CLIENT_SECRET="$(json_field oidc_client_secret)" OIDC_MAINTAINER_VALUES="$(json_field oidc_maintainer_values)"
+  OIDC_CLIENT_SECRET="$(json_field oidc_client_secret)" OIDC_MAINTAINER_VALUES="$(json_field oidc_maintainer_values)" \
+  SMTP_HOST="$(json_field smtp_host)" SMTP_PORT="$(json_field smtp_port)" SMTP_TLS=none SMTP_FROM=rookery@example.com
 ROOKERY_PRO_URL=$url
 start_rookery community "$(json_field license_key_comm)"
 ROOKERY_COMMUNITY_URL=$url

@@ -2,8 +2,9 @@
 // tests need: a fake PenguinTech licence server that knows a professional
 // and a community key, a fake WaddleAI gateway whose model answers
 // every analysis task in the requested JSON shape and streams generated
-// text word by word, and an OpenID Connect provider that approves one
-// user (oidc.go).
+// text word by word, an OpenID Connect provider that approves one user
+// (oidc.go), and an SMTP receiver whose messages the control server
+// lists (smtp.go).
 //
 // Usage:
 //
@@ -67,7 +68,13 @@ func run(args []string, out io.Writer) error {
 	idp := startOIDC()
 	defer idp.Close()
 
-	ctl := httptest.NewServer(control(lic, ai, idp))
+	smtp, err := startSMTP()
+	if err != nil {
+		return err
+	}
+	defer smtp.Close()
+
+	ctl := httptest.NewServer(withSMTP(control(lic, ai, idp), smtp))
 	defer ctl.Close()
 
 	info := map[string]string{
@@ -82,6 +89,9 @@ func run(args []string, out io.Writer) error {
 		"chunk_delay_milli": fmt.Sprint(chunkDelay.Milliseconds()),
 	}
 	for k, v := range oidcInfo(idp) {
+		info[k] = v
+	}
+	for k, v := range smtpInfo(smtp) {
 		info[k] = v
 	}
 	if err := json.NewEncoder(out).Encode(info); err != nil {
