@@ -54,6 +54,9 @@ type Deps struct {
 	// GET /api/v1/integrations and /api/v1/integrations/killkrill.
 	Integrations func(context.Context) Integrations
 	KillKrill    func(context.Context) KillKrillReport
+	// IntegrationTests are the connection tests of
+	// POST /api/v1/integrations/{name}/test, by name.
+	IntegrationTests IntegrationTests
 	// SSO is single sign-on (OIDC); nil offers none.
 	SSO *sso.Service
 }
@@ -108,6 +111,7 @@ func New(d Deps) *Server {
 			writeJSON(w, http.StatusOK, f(r.Context()))
 		}))
 	}
+	s.integrationCheckRoutes(d.IntegrationTests)
 	if d.UI != nil {
 		s.mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method != http.MethodGet && r.Method != http.MethodHead {
