@@ -67,7 +67,7 @@ func (s *Store) Apply(ctx context.Context, edits []Edit, ifRevision int64, o Ori
 		return BatchResult{}, err
 	}
 	var res BatchResult
-	err = s.inTx(ctx, "apply config changes", func(tx *sql.Tx) error {
+	err = s.inSharedTx(ctx, "apply config changes", func(ctx context.Context, tx *sql.Tx) error {
 		res = BatchResult{} // the transaction may run again
 		rev, err := s.lockRevision(ctx, tx)
 		if err != nil {

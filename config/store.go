@@ -133,9 +133,18 @@ type TxBeginner interface {
 	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
 }
 
+// TxRunner runs a function in a writing transaction and commits it,
+// possibly together with other writes queued at the same time (SQLite's
+// group commit in rookery's database handle). fn's own error comes back as
+// it is; fn must use the context it is given and be safe to run again.
+type TxRunner interface {
+	RunTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error
+}
+
 // SetWriter makes every transaction of the store begin on w. On SQLite
 // rookery gives its single writer, so concurrent changes queue in arrival
-// order instead of sleeping in SQLite's busy handler; reads stay on the
+// order instead of sleeping in SQLite's busy handler, and when w is also a
+// TxRunner, the changes queued together commit together; reads stay on the
 // pool NewStore was given. Call it before the store is used.
 func (s *Store) SetWriter(w TxBeginner) {
 	if w != nil {
@@ -282,7 +291,7 @@ func (s *Store) Set(ctx context.Context, key, raw string, ifVersion int64, o Ori
 func (s *Store) set(ctx context.Context, key, raw string, ifVersion int64, o Origin, bootstrap bool) (Entry, error) {
 	decl, declared := s.reg.Lookup(key)
 	var out Entry
-	err := s.inTx(ctx, "set config "+key, func(tx *sql.Tx) error {
+	err := s.inSharedTx(ctx, "set config "+key, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := s.lockRevision(ctx, tx); err != nil {
 			return err
 		}
@@ -339,7 +348,7 @@ func (s *Store) ForceDelete(ctx context.Context, key string, ifVersion int64, o 
 }
 
 func (s *Store) delete(ctx context.Context, key string, ifVersion int64, o Origin, force bool) error {
-	return s.inTx(ctx, "delete config "+key, func(tx *sql.Tx) error {
+	return s.inSharedTx(ctx, "delete config "+key, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := s.lockRevision(ctx, tx); err != nil {
 			return err
 		}
@@ -583,6 +592,40 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(*sql.Tx) error) err
 			return err
 		}
 	}
+}
+
+// inSharedTx runs a change like inTx, except that on SQLite, when the
+// writer is a TxRunner, the change may commit in one transaction with the
+// other changes queued at the same time (one fsync for all), each in a
+// savepoint of its own. Every change reads and bumps the revision and
+// checks versions inside that transaction, after the changes before it, so
+// each sees the state the previous ones left, exactly as if they had
+// committed one by one. The store's limit of two transactions at a time
+// does not apply there: it would keep batches to two. fn must run its
+// statements on the context it is given, which the batch does not cancel
+// when the caller leaves after fn has started. RotateKey keeps inTx, a
+// transaction of its own: a change sharing its batch would be sealed with
+// the key being replaced.
+func (s *Store) inSharedTx(ctx context.Context, op string, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	r, ok := s.writer.(TxRunner)
+	if !ok || s.dialect != "sqlite" {
+		return s.inTx(ctx, op, func(tx *sql.Tx) error { return fn(ctx, tx) })
+	}
+	refused := false
+	err := r.RunTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		ferr := fn(ctx, tx)
+		refused = ferr != nil
+		return ferr
+	})
+	switch {
+	case err == nil:
+		return nil
+	case refused: // the change's own answer (a conflict, a bad value...)
+		return err
+	case isUnique(err):
+		return fmt.Errorf("%s: %w", op, ErrConflict)
+	}
+	return unavailable(op, err)
 }
 
 func (s *Store) tryTx(ctx context.Context, op string, fn func(*sql.Tx) error) error {
