@@ -202,6 +202,8 @@ export interface LicenseStatus {
   release_mode?: boolean;
   last_validated?: string | null;
   last_keepalive?: string | null;
+  /** When the licence server was last asked, whatever it said. */
+  last_checked?: string | null;
   last_error?: string;
   server_url?: string;
   key_masked?: string;
@@ -211,8 +213,8 @@ export interface LicenseView {
   license: LicenseStatus;
   entitlements: Record<string, boolean>;
   usage: { users: number; max_users: number; teams: number; multiple_teams?: boolean };
-  refreshed?: boolean;
-  refresh_error?: string;
+  /** The features of the catalogue rookery provides. */
+  implemented?: string[];
 }
 
 export interface AIFeatures {
@@ -271,3 +273,21 @@ export type ConfigChangeEvent = {
 
 /** The answer of POST /api/v1/email/test (200) and of a refused send (502). */
 export type EmailTestResult = { ok?: boolean; message?: string; error?: string; detail?: string };
+
+// ---- licence, integrations and AI pages ----
+
+/** What "Check now" did (POST /api/v1/license/refresh). */
+export type LicenseCheck = {
+  outcome: 'no_key' | 'development' | 'valid' | 'refused' | 'unreachable';
+  message: string;
+  detail?: string;
+  checked_at: string | null;
+  last_confirmed_at: string | null;
+  license: LicenseView;
+};
+
+/** The answer of POST /api/v1/integrations/{name}/test: the test ran; ok says how it went. */
+export type IntegrationTest = { ok: boolean; message: string; detail: string };
+
+/** Whether the AI gateway can answer now (GET /api/v1/ai/gateway). */
+export type AIGateway = { configured: boolean; reachable: boolean; message: string; detail?: string };

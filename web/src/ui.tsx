@@ -141,3 +141,15 @@ export function useLoad<T>(load: (signal: AbortSignal) => Promise<T>, deps: unkn
   const reload = useCallback(() => setTick((t) => t + 1), []);
   return { data, error, status, loading, reload, set: setData };
 }
+
+/** Detail keeps technical text (an error chain) one click behind the
+ * sentence a person reads. The text wraps, so it never needs scrolling. */
+export function Detail({ children, label = 'Technical detail' }: { children: ReactNode; label?: string }) {
+  if (!children) return null;
+  return (
+    <details className="detail">
+      <summary>{label}</summary>
+      <code className="detail-text">{children}</code>
+    </details>
+  );
+}

@@ -2,12 +2,12 @@
 // is written. Both are licence features; the page says so when the licence
 // or the master switch leaves them out.
 import { useRef, useState, type FormEvent } from 'react';
-import { errorFrom, errorText, get, request, send, type AIFeatures, type LicenseView } from '../api';
+import { errorFrom, errorText, get, request, send, type AIFeatures, type AIGateway, type LicenseView } from '../api';
 import { human } from '../format';
 import { readSSE } from '../sse';
 import { isAdmin, useSession } from '../session';
 import { Link } from '../router';
-import { ErrorMessage, Loading, PageTitle, useLoad } from '../ui';
+import { Detail, ErrorMessage, Loading, Notice, PageTitle, useLoad } from '../ui';
 
 const tasks = [
   { id: 'sentiment', label: 'Sentiment', help: 'Is the text positive, negative, neutral or mixed?' },
@@ -36,11 +36,13 @@ interface Analysis {
 
 export function AIPage() {
   const data = useLoad(async (signal) => {
-    const [features, lic] = await Promise.all([
+    const [features, lic, gateway] = await Promise.all([
       get<AIFeatures>('/api/v1/ai/features', signal),
       get<LicenseView>('/api/v1/license', signal).catch(() => undefined),
+      // Asked up front so the page says so before anyone types.
+      get<AIGateway>('/api/v1/ai/gateway', signal).catch(() => undefined),
     ]);
-    return { features, tier: lic?.license.tier ?? '' };
+    return { features, tier: lic?.license.tier ?? '', gateway };
   });
   const d = data.data;
   return (
@@ -49,6 +51,9 @@ export function AIPage() {
       {data.loading && !d && <Loading what="the AI features" lines={4} />}
       <ErrorMessage>{data.error}</ErrorMessage>
       {d && !d.features.ai_features_enabled && <SwitchedOff />}
+      {d && d.features.ai_features_enabled && d.gateway && !(d.gateway.configured && d.gateway.reachable) && (
+        <GatewayDown g={d.gateway} onRetry={data.reload} retrying={data.loading} />
+      )}
       {d && d.features.ai_features_enabled && (
         <div className="stack">
           {d.features.features.ai_analysis ? <Analyzer /> : <NotInLicence title="Text analysis" feature="ai_analysis" tier={d.tier} />}
@@ -56,6 +61,29 @@ export function AIPage() {
         </div>
       )}
     </section>
+  );
+}
+
+function GatewayDown({ g, onRetry, retrying }: { g: AIGateway; onRetry(): void; retrying: boolean }) {
+  const { me } = useSession();
+  return (
+    <div className="panel gateway-down" data-testid="gateway-down" data-configured={String(g.configured)}>
+      <Notice kind="warn">{g.message}</Notice>
+      <Detail>{g.detail}</Detail>
+      <p>
+        {isAdmin(me?.role) ? (
+          <>
+            Check the <Link to="/settings?q=waddleai">WaddleAI settings</Link> or test the connection on the{' '}
+            <Link to="/integrations">integrations page</Link>.{' '}
+          </>
+        ) : (
+          'An administrator can set up the gateway. '
+        )}
+        <button type="button" className="btn btn-small" onClick={onRetry} disabled={retrying}>
+          {retrying ? 'Checking…' : 'Check again'}
+        </button>
+      </p>
+    </div>
   );
 }
 

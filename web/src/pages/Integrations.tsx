@@ -1,8 +1,11 @@
 // The outside services rookery talks to. Every field is optional: the page
 // shows what the server reports and says so when something is missing.
-import { get } from '../api';
+// Failures read as sentences; the error chain is one click behind them.
+import { useState, type ReactNode } from 'react';
+import { errorText, get, request, type IntegrationTest } from '../api';
 import { ago, count, human, localTime } from '../format';
-import { ErrorMessage, Loading, Notice, PageTitle, useLoad } from '../ui';
+import { Link } from '../router';
+import { Detail, ErrorMessage, Loading, Notice, PageTitle, useLoad } from '../ui';
 
 interface KillKrill {
   enabled?: boolean;
@@ -72,7 +75,18 @@ interface MarchProxyService {
   [k: string]: unknown;
 }
 
+// The outgoing email queue (present once email is part of the server).
+interface Email {
+  configured?: boolean;
+  queued?: number;
+  sent?: number;
+  failed?: number;
+  last_error?: string;
+  last_sent_at?: string | null;
+}
+
 interface Integrations {
+  email?: Email;
   killkrill?: KillKrill;
   opentelemetry?: OpenTelemetry;
   waddleai?: Reach;
@@ -109,11 +123,12 @@ export function IntegrationsPage() {
           <div className="grid-2">
             <KillKrillCard k={d.killkrill} />
             <div className="stack">
-              <ReachCard title="WaddleAI" what="AI gateway" r={d.waddleai} />
-              <ReachCard title="Licence server" what="PenguinTech licence server" r={d.license_server} />
+              <ReachCard title="WaddleAI" what="AI gateway" r={d.waddleai} test="waddleai" settings="waddleai" />
+              <ReachCard title="Licence server" what="PenguinTech licence server" r={d.license_server} test="license" settings="license" />
               <OpenTelemetryCard o={d.opentelemetry} />
             </div>
           </div>
+          {d.email && <EmailCard e={d.email} />}
           <MarchProxyCard m={d.marchproxy} />
         </>
       )}
@@ -131,6 +146,7 @@ function KillKrillCard({ k }: { k?: KillKrill }) {
     <section className="panel" aria-labelledby="kk-title">
       <h2 id="kk-title">KillKrill</h2>
       <p className="muted">Structured logs and metrics shipping.</p>
+      <SettingsLink q="killkrill" what="KillKrill" />
       {!k ? (
         <p className="muted">Not reported.</p>
       ) : !k.enabled ? (
@@ -143,7 +159,9 @@ function KillKrillCard({ k }: { k?: KillKrill }) {
           <p>
             <Status ok={k.healthy} okText="Healthy" badText="Unhealthy" /> {k.mode && <span className="badge">{k.mode} mode</span>}
           </p>
-          {k.health_error && <Notice kind="warn">{k.health_error}</Notice>}
+          {k.health_error && (
+            <Problem detail={k.health_error}>The KillKrill receiver did not pass its health check, so entries may not arrive.</Problem>
+          )}
           <dl className="facts facts-compact">
             {k.log_url && (
               <div>
@@ -164,7 +182,8 @@ function KillKrillCard({ k }: { k?: KillKrill }) {
           </dl>
         </>
       )}
-      {k?.stats && <ShippingStats s={k.stats} />}
+      {k?.enabled && k.stats && <ShippingStats s={k.stats} />}
+      {k?.enabled && <TestConnection name="killkrill" title="KillKrill" />}
     </section>
   );
 }
@@ -222,9 +241,9 @@ function ShippingStats({ s }: { s: NonNullable<KillKrill['stats']> }) {
         <p className="muted">Last delivery: {lastSuccess ? `${localTime(lastSuccess)} (${ago(lastSuccess)})` : 'none yet'}.</p>
       )}
       {s.last_error && (
-        <Notice kind="warn">
-          Last error{s.last_error_at ? ` (${localTime(s.last_error_at)})` : ''}: {s.last_error}
-        </Notice>
+        <Problem detail={s.last_error}>
+          The last delivery to KillKrill failed{s.last_error_at ? ` (${localTime(s.last_error_at)})` : ''}.
+        </Problem>
       )}
       {s.spool?.enabled && <SpoolFacts sp={s.spool} />}
       {s.notes && s.notes.length > 0 && (
@@ -282,7 +301,9 @@ function SpoolFacts({ sp }: { sp: Spool }) {
           <code>killkrill_spool_max_mb</code> if outages last longer.
         </Notice>
       )}
-      {sp.last_error && <Notice kind="warn">The spool could not be written, entries went to the local log: {sp.last_error}</Notice>}
+      {sp.last_error && (
+        <Problem detail={sp.last_error}>The spool could not be written, so entries went to the local log instead.</Problem>
+      )}
     </>
   );
 }
@@ -297,6 +318,7 @@ function OpenTelemetryCard({ o }: { o?: OpenTelemetry }) {
     <section className="panel" aria-labelledby="otel-title">
       <h2 id="otel-title">OpenTelemetry</h2>
       <p className="muted">Traces, metrics and logs over OTLP/HTTP to a collector.</p>
+      <SettingsLink q="otel" what="OpenTelemetry" />
       {!o ? (
         <p className="muted">Not reported.</p>
       ) : !o.enabled ? (
@@ -326,9 +348,9 @@ function OpenTelemetryCard({ o }: { o?: OpenTelemetry }) {
           {signals
             .filter(([, h]) => h && h.healthy === false && h.last_error)
             .map(([name, h]) => (
-              <Notice kind="warn" key={name}>
-                {name}: {h?.last_error}
-              </Notice>
+              <Problem key={name} detail={h?.last_error}>
+                {name}: the last export to the collector failed.
+              </Problem>
             ))}
         </>
       )}
@@ -336,12 +358,13 @@ function OpenTelemetryCard({ o }: { o?: OpenTelemetry }) {
   );
 }
 
-function ReachCard({ title, what, r }: { title: string; what: string; r?: Reach }) {
+function ReachCard({ title, what, r, test, settings }: { title: string; what: string; r?: Reach; test: string; settings: string }) {
   const id = `reach-${title.replace(/\W+/g, '-').toLowerCase()}`;
   return (
-    <section className="panel" aria-labelledby={id}>
+    <section className="panel" aria-labelledby={id} data-integration={test}>
       <h2 id={id}>{title}</h2>
       <p className="muted">{what}</p>
+      <SettingsLink q={settings} what={title} />
       {!r ? (
         <p className="muted">Not reported.</p>
       ) : (
@@ -349,9 +372,14 @@ function ReachCard({ title, what, r }: { title: string; what: string; r?: Reach 
           <p>
             <Status ok={r.reachable} okText="Reachable" badText="Unreachable" /> {r.url && <code className="url">{r.url}</code>}
           </p>
-          {r.error && <Notice kind="warn">{r.error}</Notice>}
+          {r.error && (
+            <Problem detail={r.error}>
+              {title} could not be reached{r.url ? ' at its configured address' : ''}. Test the connection for the reason.
+            </Problem>
+          )}
         </>
       )}
+      <TestConnection name={test} title={title} />
     </section>
   );
 }
@@ -361,6 +389,7 @@ function MarchProxyCard({ m }: { m?: Integrations['marchproxy'] }) {
   return (
     <section className="panel" aria-labelledby="mp-title">
       <h2 id="mp-title">MarchProxy</h2>
+      <SettingsLink q="marchproxy" what="MarchProxy" />
       <p className="muted">
         The services rookery would import into the gateway{m?.cluster_id !== undefined ? ` (cluster ${m.cluster_id})` : ''}
         {m?.api ? (
@@ -375,12 +404,15 @@ function MarchProxyCard({ m }: { m?: Integrations['marchproxy'] }) {
       {!m ? (
         <p className="muted">Not reported.</p>
       ) : m.error ? (
-        <Notice kind="warn">The configuration cannot be generated: {m.error}</Notice>
+        <Problem detail={m.error}>
+          The MarchProxy configuration cannot be generated from the settings. Correct{' '}
+          <Link to="/settings#marchproxy_extras">marchproxy_extras</Link> in Settings.
+        </Problem>
       ) : services.length === 0 ? (
         <p className="muted">No services would be generated.</p>
       ) : (
-        <div className="table-scroll">
-          <table className="plain">
+        <div className="table-scroll" role="region" aria-labelledby="mp-title" tabIndex={0}>
+          <table className="plain stack-on-phone">
             <thead>
               <tr>
                 <th scope="col">Service</th>
@@ -409,6 +441,96 @@ function MarchProxyCard({ m }: { m?: Integrations['marchproxy'] }) {
           {m.mappings.length} {m.mappings.length === 1 ? 'mapping' : 'mappings'} would route traffic to these services.
         </p>
       )}
+      <TestConnection name="marchproxy" title="MarchProxy" />
+    </section>
+  );
+}
+
+/** Problem is a failure said as a sentence, with the raw error behind a disclosure. */
+function Problem({ children, detail }: { children: ReactNode; detail?: string }) {
+  return (
+    <div className="msg-block">
+      <Notice kind="warn">{children}</Notice>
+      <Detail>{detail}</Detail>
+    </div>
+  );
+}
+
+/** SettingsLink leads to the settings page searched for one service's keys. */
+function SettingsLink({ q, what }: { q: string; what: string }) {
+  return (
+    <p className="card-link">
+      <Link to={`/settings?q=${encodeURIComponent(q)}`}>{what} settings</Link>
+    </p>
+  );
+}
+
+/** TestConnection asks the server to try the service now and says how it went. */
+function TestConnection({ name, title }: { name: string; title: string }) {
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState<IntegrationTest | null>(null);
+  const [error, setError] = useState('');
+  const run = async () => {
+    setBusy(true);
+    setResult(null);
+    setError('');
+    try {
+      const r = await request<IntegrationTest>(`/api/v1/integrations/${name}/test`, { method: 'POST' });
+      setResult(r.data);
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="test-connection" data-testid={`test-${name}`}>
+      <button type="button" className="btn btn-small" onClick={run} disabled={busy} aria-label={`Test connection to ${title}`}>
+        {busy ? 'Testing…' : 'Test connection'}
+      </button>
+      <div className="msg-slot" aria-live="polite">
+        {result && (
+          <div className="msg-block" data-ok={String(result.ok)}>
+            <Notice kind={result.ok ? 'ok' : 'warn'}>{result.message}</Notice>
+            <Detail>{result.detail}</Detail>
+          </div>
+        )}
+        <ErrorMessage>{error}</ErrorMessage>
+      </div>
+    </div>
+  );
+}
+
+function EmailCard({ e }: { e: Email }) {
+  return (
+    <section className="panel" aria-labelledby="email-title" data-integration="email">
+      <h2 id="email-title">Email</h2>
+      <p className="muted">Password reset links, invitations and licence warnings, sent through SMTP.</p>
+      <SettingsLink q="smtp" what="Email" />
+      {!e.configured ? (
+        <p>
+          <span className="status status-unknown">Off</span> No SMTP server is set (<code>smtp_host</code>), so no email is sent.
+        </p>
+      ) : (
+        <dl className="stats">
+          <div>
+            <dt>Queued</dt>
+            <dd>{count(e.queued ?? 0)}</dd>
+          </div>
+          <div>
+            <dt>Sent</dt>
+            <dd>{count(e.sent ?? 0)}</dd>
+          </div>
+          <div>
+            <dt>Failed</dt>
+            <dd>{count(e.failed ?? 0)}</dd>
+          </div>
+        </dl>
+      )}
+      {e.last_sent_at !== undefined && e.configured && (
+        <p className="muted">Last sent: {e.last_sent_at ? `${localTime(e.last_sent_at)} (${ago(e.last_sent_at)})` : 'nothing yet'}.</p>
+      )}
+      {e.last_error && <Problem detail={e.last_error}>The last attempt to send an email failed.</Problem>}
     </section>
   );
 }
