@@ -53,10 +53,14 @@ export function History({ item, onRestored }: { item: ConfigItem; onRestored(nex
                   type="button"
                   className="btn btn-small btn-quiet history-restore"
                   disabled={restoring !== 0}
-                  aria-label={`Restore ${item.key} to its value of version ${r.version}`}
                   onClick={() => void restore(r.version)}
                 >
-                  {restoring === r.version ? 'Restoring…' : 'Restore this value'}
+                  {/* The name a screen reader hears starts with the visible word. */}
+                  {restoring === r.version ? 'Restoring…' : 'Restore'}
+                  <span className="sr-only">
+                    {' '}
+                    {item.key} to its value of version {r.version}
+                  </span>
                 </button>
               )}
             </li>
