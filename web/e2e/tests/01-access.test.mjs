@@ -54,6 +54,34 @@ test('the sign-in page passes axe-core and shows a single sign-on failure from t
   await page.context().close();
 });
 
+test('with password sign-in off, the page offers single sign-on only and says so', async () => {
+  // The professional server has OIDC set up (run.sh); its button returns
+  // to the page that was asked for, query included.
+  const admin = await API.login(env.pro);
+  const page = await newPage(browser);
+  try {
+    const r = await admin.call('PUT', '/api/v1/config/local_login_enabled', { value: false });
+    assert.equal(r.status, 200, r.text);
+    await page.goto(env.pro + '/settings?q=smtp');
+    const sso = page.getByRole('link', { name: 'Sign in with SSO' });
+    await sso.waitFor();
+    assert.equal(await sso.getAttribute('href'), '/api/v1/auth/oidc/login?next=%2Fsettings%3Fq%3Dsmtp');
+    await page.getByText('Sign-in with a password is turned off here: use single sign-on above.').waitFor();
+    assert.equal(await page.locator('input[type="password"]').count(), 0);
+    assert.equal(await page.getByRole('button', { name: 'Sign in', exact: true }).count(), 0);
+    await checkA11y(page, 'sign-in page with single sign-on only');
+  } finally {
+    await admin.call('PUT', '/api/v1/config/local_login_enabled', { value: true });
+  }
+  // Back on, the form returns beside the button.
+  await page.reload();
+  await page.getByRole('link', { name: 'Sign in with SSO' }).waitFor();
+  await page.getByText('or with your email and password').waitFor();
+  await page.getByLabel('Password').waitFor();
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
 test('sign in with the keyboard only, land on the settings, sign out', async () => {
   const page = await newPage(browser);
   await page.goto(env.pro + '/');
