@@ -236,6 +236,19 @@ func TestInvitation(t *testing.T) {
 			t.Errorf("resend after acceptance: %v", err)
 		}
 
+		// A password an admin sets answers an invitation too.
+		other, err := s.CreateInvited(ctx, "dave@example.com", Viewer, c.queue)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pw := "set-by-an-admin-1"
+		if u, err := s.Update(ctx, other.ID, Change{Password: &pw}); err != nil || u.Invited {
+			t.Fatalf("admin sets the password: %+v, %v", u, err)
+		}
+		if u, _ := s.ByID(ctx, other.ID); u.Invited {
+			t.Error("still invited after an admin set the password")
+		}
+
 		// The licence limit refuses, and nothing is written or queued.
 		s.CheckLimit = func(context.Context, int) error { return errors.New("limit reached") }
 		n := len(c.tokens)

@@ -259,7 +259,8 @@ func (s *Service) Update(ctx context.Context, id int64, ch Change) (User, error)
 		now := s.now().UTC().Truncate(time.Microsecond)
 		set, args := `role = ?, disabled = ?, updated_at = ?`, []any{string(role), disabled, now}
 		if hash != "" {
-			set, args = set+`, password_hash = ?`, append(args, hash)
+			// A password set by an admin answers an invitation too.
+			set, args = set+`, password_hash = ?, invited = ?`, append(args, hash, false)
 		}
 		if _, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE users SET `+set+` WHERE id = ?`), append(args, id)...); err != nil {
 			return fmt.Errorf("%w: update user: %v", ErrUnavailable, err)
@@ -274,6 +275,7 @@ func (s *Service) Update(ctx context.Context, id int64, ch Change) (User, error)
 		}
 		out = u
 		out.Role, out.Disabled, out.UpdatedAt = role, disabled, now
+		out.Invited = u.Invited && hash == ""
 		return nil
 	})
 	if err != nil {
