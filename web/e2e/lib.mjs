@@ -8,6 +8,7 @@ import { chromium } from 'playwright-core';
 export const env = {
   pro: process.env.ROOKERY_PRO_URL ?? 'http://127.0.0.1:8080',
   community: process.env.ROOKERY_COMMUNITY_URL ?? '',
+  development: process.env.ROOKERY_DEV_URL ?? '',
   control: process.env.FAKES_CONTROL_URL ?? '',
   email: process.env.ADMIN_EMAIL ?? 'admin@example.com',
   password: process.env.ADMIN_PASSWORD ?? '',

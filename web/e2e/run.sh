@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # End-to-end tests of the web interface: builds the UI (and fails when the
 # committed web/dist is stale), builds rookery, starts the fake licence
-# server and WaddleAI gateway and two rookery servers on temporary SQLite
+# server and WaddleAI gateway and three rookery servers on temporary SQLite
 # databases (one with a professional licence, one with a community
-# licence), then drives headless Chromium through them with node's test
-# runner. Screenshots of the main pages go to docs/screenshots/.
+# licence, one in development mode without a key), then drives headless
+# Chromium through them with node's test runner. Screenshots of the main
+# pages go to docs/screenshots/.
 # E2E_TESTS selects test files by glob patterns relative to the repository,
 # separated by spaces, e.g. E2E_TESTS="web/e2e/tests/02-*.mjs"; all of
 # web/e2e/tests/ run when it is unset.
@@ -129,10 +130,14 @@ start_rookery pro "$(json_field license_key_pro)" \
 ROOKERY_PRO_URL=$url
 start_rookery community "$(json_field license_key_comm)"
 ROOKERY_COMMUNITY_URL=$url
+# A third in development mode: no licence key, and an AI gateway address
+# that does not resolve.
+start_rookery development "" RELEASE_MODE=false WADDLEAI_URL=http://waddleai.invalid:8080
+ROOKERY_DEV_URL=$url
 FAKES_CONTROL_URL="$(json_field control_url)"
 OIDC_EMAIL="$(json_field oidc_email)"
-export ROOKERY_PRO_URL ROOKERY_COMMUNITY_URL FAKES_CONTROL_URL OIDC_EMAIL
-echo "professional: $ROOKERY_PRO_URL  community: $ROOKERY_COMMUNITY_URL"
+export ROOKERY_PRO_URL ROOKERY_COMMUNITY_URL ROOKERY_DEV_URL FAKES_CONTROL_URL OIDC_EMAIL
+echo "professional: $ROOKERY_PRO_URL  community: $ROOKERY_COMMUNITY_URL  development: $ROOKERY_DEV_URL"
 
 step "end-to-end tests"
 export SCREENSHOT_DIR="$repo/docs/screenshots"

@@ -2,7 +2,7 @@
 // licence leaves AI and the audit history out; a professional one has both.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { API, env, launch, newPage, shot, signIn } from '../lib.mjs';
+import { API, checkA11y, env, launch, newPage, shot, signIn } from '../lib.mjs';
 
 let browser;
 before(async () => {
@@ -23,6 +23,7 @@ test('community licence: tier, usage and the missing features are shown', async 
   await page.getByRole('meter', { name: 'Users' }).and(page.locator(`[aria-valuetext="${users} of 5"]`)).waitFor();
   assert.equal(await page.locator('li[data-feature="ai_analysis"].off').count(), 1);
   assert.equal(await page.locator('li[data-feature="basic_auth"].on').count(), 1);
+  await checkA11y(page, 'licence page, community');
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
@@ -36,6 +37,7 @@ test('community licence: the AI page explains that AI is not included', async ()
   await page.getByTestId('gated-ai_generation').waitFor();
   assert.equal(await page.getByLabel('Text to analyse').count(), 0);
   assert.equal(await page.getByRole('button', { name: 'Generate' }).count(), 0);
+  await checkA11y(page, 'AI page, community');
   await shot(page, 'ai-community-desktop');
   assert.deepEqual(page.problems, []);
   await page.context().close();
@@ -51,6 +53,7 @@ test("community licence: a setting's history says audit logs need a higher tier"
   await region.getByRole('status').waitFor();
   assert.match(await region.textContent(), /audit/i);
   assert.equal(await region.getByRole('listitem').count(), 0);
+  await checkA11y(page, 'settings history, community');
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
@@ -61,8 +64,9 @@ test('professional licence: check now asks the licence server again', async () =
   await page.goto(env.pro + '/license');
   await page.getByTestId('tier').filter({ hasText: 'Professional' }).waitFor();
   await page.getByRole('button', { name: 'Check now' }).click();
-  await page.getByText('The licence server confirmed the licence just now.').waitFor();
+  await page.locator('[data-outcome="valid"]').getByText('The licence server confirmed the licence just now.').waitFor();
   assert.equal(await page.locator('li[data-feature="ai_generation"].on').count(), 1);
+  await checkA11y(page, 'licence page, professional, after Check now');
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
@@ -87,6 +91,9 @@ test('professional licence: analysis of each task', async () => {
   await page.getByRole('radio', { name: /Summary/ }).check();
   await page.getByRole('button', { name: 'Analyse' }).click();
   await page.locator('.analysis[data-task="summary"]').getByText('Ada Lovelace praised the new release.').waitFor();
+  await checkA11y(page, 'AI page, professional, after an analysis');
+  // The gateway answers, so the page raises no warning about it.
+  assert.equal(await page.getByTestId('gateway-down').count(), 0);
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
@@ -111,6 +118,7 @@ test('professional licence: the generated answer appears while it streams', asyn
   assert.match(full, /How do I rotate the encryption key\?/);
   assert.match(full, /word by word, so you can read it while it is written\.$/);
   await page.getByText(/finished: stop/).waitFor();
+  await checkA11y(page, 'AI page, professional, after generation');
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });

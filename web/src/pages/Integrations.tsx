@@ -411,7 +411,7 @@ function MarchProxyCard({ m }: { m?: Integrations['marchproxy'] }) {
       ) : services.length === 0 ? (
         <p className="muted">No services would be generated.</p>
       ) : (
-        <div className="table-scroll" role="region" aria-labelledby="mp-title" tabIndex={0}>
+        <div className="table-scroll" role="region" aria-label="Services for MarchProxy" tabIndex={0}>
           <table className="plain stack-on-phone">
             <thead>
               <tr>
