@@ -52,14 +52,17 @@ type Status struct {
 	KeyMasked   string
 }
 
-type statusWire struct {
+// StatusJSON is the JSON form of Status, what MarshalJSON writes and
+// UnmarshalJSON reads: times as RFC 3339 or null, features and limits
+// never null. API documents describe a Status with it.
+type StatusJSON struct {
 	Tier          Tier             `json:"tier"`
 	Customer      string           `json:"customer"`
 	Product       string           `json:"product"`
 	ExpiresAt     *time.Time       `json:"expires_at"`
 	IssuedAt      *time.Time       `json:"issued_at"`
-	Features      []string         `json:"features"`
-	Limits        map[string]int64 `json:"limits"`
+	Features      []string         `json:"features" openapi:"nonnull"`
+	Limits        map[string]int64 `json:"limits" openapi:"nonnull"`
 	Source        Source           `json:"source"`
 	Valid         bool             `json:"valid"`
 	ReleaseMode   bool             `json:"release_mode"`
@@ -74,7 +77,7 @@ type statusWire struct {
 
 // MarshalJSON writes the stable JSON form.
 func (s Status) MarshalJSON() ([]byte, error) {
-	w := statusWire{
+	w := StatusJSON{
 		Tier:          s.Tier,
 		Customer:      s.Customer,
 		Product:       s.Product,
@@ -108,7 +111,7 @@ func (s Status) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads the form written by MarshalJSON, so a client of the
 // rookery API can decode a status.
 func (s *Status) UnmarshalJSON(b []byte) error {
-	var w statusWire
+	var w StatusJSON
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}

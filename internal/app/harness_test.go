@@ -8,11 +8,14 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/rookery/rookery/internal/db"
 	"github.com/rookery/rookery/internal/dbtest"
+	"github.com/rookery/rookery/internal/httpapi"
+	"github.com/rookery/rookery/internal/httpapi/contract"
 )
 
 const (
@@ -146,13 +149,37 @@ func (ta *testApp) call(method, path, token string, body any, headers ...string)
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := ta.client().Do(req)
 	if err != nil {
 		ta.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return reply{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// apiContract checks answers against the API document (docs/openapi.json
+// as the server generates it); loaded once for the package's tests.
+var apiContract = sync.OnceValues(func() (*contract.Checker, error) {
+	doc, err := httpapi.OpenAPI()
+	if err != nil {
+		return nil, err
+	}
+	return contract.New(context.Background(), doc)
+})
+
+// client is an HTTP client whose every answer is checked against the API
+// document: an answer it does not describe fails the test.
+func (ta *testApp) client() *http.Client {
+	ta.t.Helper()
+	c, err := apiContract()
+	if err != nil {
+		ta.t.Fatal(err)
+	}
+	t := ta.t
+	return &http.Client{Transport: &contract.Transport{Checker: c, Report: func(err error) {
+		t.Errorf("API contract: %v", err)
+	}}}
 }
 
 // login returns an access token.

@@ -126,7 +126,13 @@ func New(d Deps) *Server {
 }
 
 // Handler is the whole API with its middleware.
-func (s *Server) Handler() http.Handler { return s.outer(compress(s.mux)) }
+func (s *Server) Handler() http.Handler {
+	h := s.outer(compress(s.mux))
+	if answerHook != nil {
+		h = answerHook(h)
+	}
+	return h
+}
 
 // Handle registers an extra route (pattern as for http.ServeMux).
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
@@ -164,6 +170,7 @@ func (s *Server) routes() {
 	s.teamRoutes()
 	s.apiKeyRoutes()
 	s.aiRoutes()
+	s.openAPIRoute()
 	s.ssoRoutes()
 
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
