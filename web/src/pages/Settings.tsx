@@ -83,7 +83,8 @@ export function SettingsPage() {
   const changeQuery = (v: string) => {
     setQuery(v);
     const t = v.trim();
-    window.history.replaceState(window.history.state, '', window.location.pathname + (t ? `?q=${encodeURIComponent(t)}` : ''));
+    const { pathname, hash } = window.location;
+    window.history.replaceState(window.history.state, '', pathname + (t ? `?q=${encodeURIComponent(t)}` : '') + hash);
   };
 
   // ---- unsaved typing ----
