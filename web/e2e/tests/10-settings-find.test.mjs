@@ -216,6 +216,9 @@ test('"Send test email" uses the values on the page, unsaved ones included, and 
   const to = panel.getByLabel('Send it to');
   assert.equal(await to.inputValue(), env.email, 'the signed-in admin by default');
   await to.fill('settings-test@example.com');
+  const received = async () =>
+    (await (await fetch(env.control + '/smtp/messages')).json()).messages.filter((m) => m.to.includes('settings-test@example.com'));
+  const before = (await received()).length;
   // A sender typed and not saved goes with the test.
   const form = await openEditor('smtp_from');
   await form.getByLabel('New value for smtp_from').fill('unsaved-sender@example.com');
@@ -223,9 +226,9 @@ test('"Send test email" uses the values on the page, unsaved ones included, and 
   await panel.getByText('including what you typed for smtp_from and have not saved').waitFor();
   await panel.getByRole('button', { name: 'Send test email' }).click();
   await panel.getByText('Test email sent to settings-test@example.com').waitFor();
-  const messages = (await (await fetch(env.control + '/smtp/messages')).json()).messages.filter((m) => m.to.includes('settings-test@example.com'));
-  assert.equal(messages.length, 1);
-  assert.match(messages[0].from, /unsaved-sender@example\.com/);
+  const messages = await received();
+  assert.equal(messages.length, before + 1);
+  assert.match(messages.at(-1).from, /unsaved-sender@example\.com/);
   await panel.getByText('Server reply').click();
   await checkA11y(page, 'a test email sent');
   assert.notEqual((await api.get('/api/v1/config/smtp_from')).json.value, 'unsaved-sender@example.com', 'nothing was saved');
