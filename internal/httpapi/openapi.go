@@ -59,20 +59,14 @@ type apiParam struct {
 type apiResponse struct {
 	Status      int
 	Description string
-	// Body is a value of the answer's Go type (errorAnswer when nil for an
-	// error status); ContentType is application/json unless set.
+	// Body is a value of the answer's Go type (nil for an error status: the
+	// Error schema); ContentType is application/json unless set.
 	Body        any
 	ContentType string
 	// Text marks a body that is not JSON (a string in the document).
 	Text bool
 	// Redirect marks a 302 whose Location is the answer.
 	Redirect bool
-}
-
-// errorAnswer is the one error shape: a sentence, plus details some
-// refusals add (the key, the limit, the role or feature needed...).
-type errorAnswer struct {
-	Error string `json:"error"`
 }
 
 func ok(status int, body any) apiResponse { return apiResponse{Status: status, Body: body} }
@@ -268,6 +262,8 @@ func ptr[T any](v T) *T { return &v }
 // openAPIDocument builds the document of routes.
 func openAPIDocument(routes []apiRoute) (map[string]any, error) {
 	ss := newSchemaSet()
+	// Every error is {"error": "<sentence>"} plus details some refusals add
+	// (the key, the limit, the role or feature needed...).
 	errSchema := map[string]any{"type": "object", "properties": map[string]any{"error": map[string]any{"type": "string"}},
 		"required": []string{"error"}, "additionalProperties": true,
 		"description": "Every error: a sentence a person can act on, plus details some refusals add."}

@@ -254,10 +254,7 @@ function UserRow(props: {
             </span>
           )}
         </td>
-        <td data-label="Signs in with">
-          {methods[user.sign_in_method] ?? user.sign_in_method}
-          {user.invited && <span className="sub">not chosen yet</span>}
-        </td>
+        <td data-label="Signs in with">{methods[user.sign_in_method] ?? user.sign_in_method}</td>
         <td data-label="Last sign-in">
           {user.last_sign_in_at ? (
             <time dateTime={user.last_sign_in_at} title={localTime(user.last_sign_in_at)}>
