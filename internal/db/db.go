@@ -295,7 +295,7 @@ func Open(ctx context.Context, s Settings, log *slog.Logger) (*DB, error) {
 		}
 	}
 	driver = timed(driver) // every query timed for database.query.duration_ms (querymetrics.go)
-	sqldb, err := sql.Open(driver, dsn)
+	sqldb, err := openSQL(driver, dialect, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
 	}
@@ -321,7 +321,7 @@ func Open(ctx context.Context, s Settings, log *slog.Logger) (*DB, error) {
 		// writer in at a time, and writers that each hold a pooled
 		// connection sleep in its busy handler (a tail of up to a second
 		// under load). Queued in Go instead, they go in arrival order.
-		w, err := sql.Open(driver, dsn)
+		w, err := openSQL(driver, dialect, dsn)
 		if err != nil {
 			sqldb.Close()
 			return nil, fmt.Errorf("open %s writer: %w", dialect, err)
