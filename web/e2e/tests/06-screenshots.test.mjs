@@ -18,7 +18,7 @@ const pages = [
   { name: 'license', path: '/license', ready: '[data-testid="tier"]' },
   { name: 'integrations', path: '/integrations', ready: 'h1' },
   { name: 'ai', path: '/ai', ready: '#analyze-text' },
-  { name: 'users', path: '/users', ready: 'li.user' },
+  { name: 'users', path: '/users', ready: 'tbody.user-group' },
 ];
 
 for (const [size, viewport] of [
