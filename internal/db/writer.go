@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"sync/atomic"
 )
 
 // ErrNestedWrite is returned when a function running inside RunTx starts
@@ -72,19 +71,17 @@ func (d *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Re
 // shared COMMIT is done (a failed COMMIT reaches every write that would
 // have been committed). There fn runs on a context that keeps ctx's values
 // but not its cancellation, so that one caller leaving cannot interrupt
-// the writes it shares a transaction with. A write whose ctx ends before
-// its fn starts is not run and its caller gets ctx's error at once, even
-// while its batch waits for SQLite (another process holding the write
-// lock); only the batch's leader waits on. When a write breaks the shared
-// transaction itself (SQLite rolls the whole transaction back on some
-// failures, a full disk for one), it gets its error and the writes run
-// before it in that transaction run again in a new one: fn must be safe
-// to run more than once.
+// the writes it shares a transaction with; a write whose ctx ends before
+// its turn is not run and returns ctx's error. When a write breaks the
+// shared transaction itself (SQLite rolls the whole transaction back on
+// some failures, a full disk for one), it gets its error and the writes
+// run before it in that transaction are run again in a new one: fn must be
+// safe to run more than once.
 //
 // fn must not commit or roll back tx, nor start another write of d with
 // the context it was given (ErrNestedWrite). A panic in fn rolls back its
 // savepoint and is raised again in the caller's goroutine. On PostgreSQL
-// and MySQL RunTx is BeginTx, fn and Commit on ctx: a transaction per call.
+// and MySQL RunTx is BeginTx, fn and Commit on ctx, one caller at a time.
 func (d *DB) RunTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	if d.nested(ctx) {
 		return ErrNestedWrite
@@ -141,31 +138,9 @@ type write struct {
 	err      error
 	panicked any
 	// taken is set, under the queue's lock, when a leader takes the write
-	// into its batch.
+	// into its batch: its caller then waits for the outcome, whatever
+	// becomes of its context.
 	taken bool
-	// state says whether fn has started (running) or the caller left
-	// (abandoned) first; once fn has started, the caller waits for the
-	// outcome whatever becomes of its context.
-	state atomic.Int32
-}
-
-// States of a write taken into a batch.
-const (
-	waiting int32 = iota
-	running
-	abandoned
-)
-
-// claim is the leader's check before it runs w's fn: nil when fn may run
-// (again, after a broken transaction), else why not.
-func (w *write) claim() error {
-	if err := w.ctx.Err(); err != nil {
-		return err
-	}
-	if w.state.CompareAndSwap(waiting, running) || w.state.Load() == running {
-		return nil
-	}
-	return w.ctx.Err() // abandoned: only a caller whose context ended does that
 }
 
 func (w *write) finish(err error, panicked any) {
@@ -221,7 +196,7 @@ func (d *DB) runBatch(conn *sql.Conn, writes []*write, outcome map[*write]result
 	if len(writes) == 1 {
 		// Alone, a write needs no savepoint: the transaction is its own.
 		w := writes[0]
-		r := result{err: w.claim()}
+		r := result{err: w.ctx.Err()}
 		if r.err == nil {
 			r = call(w, tx, d)
 		}
@@ -236,7 +211,7 @@ func (d *DB) runBatch(conn *sql.Conn, writes []*write, outcome map[*write]result
 	}
 	var ran []*write
 	for i, w := range writes {
-		if err := w.claim(); err != nil {
+		if err := w.ctx.Err(); err != nil {
 			outcome[w] = result{err: err}
 			continue
 		}
@@ -389,10 +364,7 @@ func (q *writeQueue) join(w *write) (lead bool, err error) {
 	taken := w.taken
 	q.mu.Unlock()
 	if taken {
-		if w.state.CompareAndSwap(waiting, abandoned) {
-			return false, w.ctx.Err() // the leader will pass it over
-		}
-		// Its fn has started: only the batch can say what became of it.
+		// Its fn may have run already: only the batch can say.
 		<-w.done
 		return false, nil
 	}

@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"encoding/xml"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -40,6 +42,9 @@ func (s *Server) ssoRoutes() {
 	s.mux.HandleFunc("GET /api/v1/auth/providers", h.providers)
 	s.mux.HandleFunc("GET /api/v1/auth/oidc/login", s.feature(sso.FeatureOIDC, h.oidcLogin))
 	s.mux.HandleFunc("GET "+sso.CallbackPath, s.feature(sso.FeatureOIDC, h.oidcCallback))
+	s.mux.HandleFunc("GET "+sso.SAMLMetadataPath, s.feature(sso.FeatureSAML, h.samlMetadata))
+	s.mux.HandleFunc("GET /api/v1/auth/saml/login", s.feature(sso.FeatureSAML, h.samlLogin))
+	s.mux.HandleFunc("POST "+sso.SAMLACSPath, s.feature(sso.FeatureSAML, h.samlACS))
 }
 
 // providersAnswer is GET /api/v1/auth/providers: the sign-in methods the
@@ -64,6 +69,9 @@ func (h *ssoHandlers) providers(w http.ResponseWriter, r *http.Request) {
 	if o := h.oidc(); o != nil && o.Enabled() && h.s.license.HasFeature(sso.FeatureOIDC) {
 		out.OIDC = &ssoProvider{Label: o.Label(), LoginURL: "/api/v1/auth/oidc/login"}
 	}
+	if m := h.saml(); m != nil && m.Enabled() && h.s.license.HasFeature(sso.FeatureSAML) {
+		out.SAML = &ssoProvider{Label: m.Label(), LoginURL: "/api/v1/auth/saml/login"}
+	}
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -72,6 +80,13 @@ func (h *ssoHandlers) oidc() *sso.OIDC {
 		return nil
 	}
 	return h.s.sso.OIDC
+}
+
+func (h *ssoHandlers) saml() *sso.SAML {
+	if h.s.sso == nil {
+		return nil
+	}
+	return h.s.sso.SAML
 }
 
 var errNoSSO = &sso.Error{Reason: "single sign-on is not available on this server", Outcome: sso.OutcomeUnavailable}
@@ -108,6 +123,82 @@ func (h *ssoHandlers) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	res, err := o.Finish(r.Context(), r.URL.Query(), binding)
 	if err != nil {
 		h.fail(w, r, auth.MethodOIDC, err)
+		return
+	}
+	h.signIn(w, r, res)
+}
+
+// samlMetadata is the service provider's metadata, for the identity
+// provider's admin (it names the entity id, the ACS URL and the key).
+func (h *ssoHandlers) samlMetadata(w http.ResponseWriter, r *http.Request) {
+	m := h.saml()
+	if m == nil {
+		writeError(w, http.StatusServiceUnavailable, errNoSSO.Reason, nil)
+		return
+	}
+	md, err := m.Metadata(r.Context())
+	if err != nil {
+		var se *sso.Error
+		if errors.As(err, &se) {
+			h.s.logger(r).Warn("SAML metadata not available", "error.message", se.Error())
+			writeError(w, http.StatusServiceUnavailable, se.Reason, nil)
+			return
+		}
+		h.s.fail(w, r, err)
+		return
+	}
+	out, err := xml.MarshalIndent(md, "", "  ")
+	if err != nil {
+		h.s.fail(w, r, fmt.Errorf("encode SAML metadata: %w", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/samlmetadata+xml")
+	_, _ = w.Write(append([]byte(xml.Header), out...))
+}
+
+func (h *ssoHandlers) samlLogin(w http.ResponseWriter, r *http.Request) {
+	m := h.saml()
+	if m == nil {
+		h.fail(w, r, auth.MethodSAML, errNoSSO)
+		return
+	}
+	target, binding, err := m.Begin(r.Context(), r.URL.Query().Get("next"))
+	if err != nil {
+		h.fail(w, r, auth.MethodSAML, err)
+		return
+	}
+	// The answer comes back as a cross-site POST: only a SameSite=None
+	// cookie travels with it, and such a cookie must be Secure (SAML
+	// needs https; see sso.SAML).
+	http.SetCookie(w, &http.Cookie{Name: ssoCookiePrefix + auth.MethodSAML, Value: binding, Path: "/api/v1/auth/saml/",
+		MaxAge: int((10 * time.Minute).Seconds()), HttpOnly: true, SameSite: http.SameSiteNoneMode, Secure: true})
+	http.Redirect(w, r, target, http.StatusFound)
+}
+
+// maxSAMLResponse bounds the posted answer (a signed response with many
+// attributes is some tens of kilobytes).
+const maxSAMLResponse = 1 << 20
+
+func (h *ssoHandlers) samlACS(w http.ResponseWriter, r *http.Request) {
+	m := h.saml()
+	if m == nil {
+		h.fail(w, r, auth.MethodSAML, errNoSSO)
+		return
+	}
+	binding := ""
+	if c, err := r.Cookie(ssoCookiePrefix + auth.MethodSAML); err == nil {
+		binding = c.Value
+	}
+	http.SetCookie(w, &http.Cookie{Name: ssoCookiePrefix + auth.MethodSAML, Value: "", Path: "/api/v1/auth/saml/", MaxAge: -1,
+		HttpOnly: true, SameSite: http.SameSiteNoneMode, Secure: true})
+	r.Body = http.MaxBytesReader(w, r.Body, maxSAMLResponse)
+	if err := r.ParseForm(); err != nil {
+		h.fail(w, r, auth.MethodSAML, &sso.Error{Reason: "the identity provider's answer could not be read", Outcome: sso.OutcomeInvalid, Err: err})
+		return
+	}
+	res, err := m.Finish(r.Context(), r, binding)
+	if err != nil {
+		h.fail(w, r, auth.MethodSAML, err)
 		return
 	}
 	h.signIn(w, r, res)

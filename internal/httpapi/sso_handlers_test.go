@@ -38,16 +38,29 @@ type ssoEnv struct {
 	keys   *config.Standard
 	lic    *license.Manager
 	client *http.Client
+	// skew moves rookery's single sign-on clock (nanoseconds).
+	skew *atomic.Int64
 }
 
 // newSSOEnv starts it; lic nil is a development licence (everything on),
 // env overrides the OIDC settings' environment.
 func newSSOEnv(t *testing.T, set db.Settings, lic *licensetest.Licence, env map[string]string) *ssoEnv {
+	return newSSOEnvOn(t, set, lic, env, false)
+}
+
+// newSSOEnvOn is newSSOEnv, served over TLS when tls is set (SAML needs
+// it: its sign-in cookie is Secure).
+func newSSOEnvOn(t *testing.T, set db.Settings, lic *licensetest.Licence, env map[string]string, tls bool) *ssoEnv {
 	t.Helper()
-	e := &ssoEnv{t: t, idp: ssotest.Start("rookery-web", "client-secret-1")}
+	e := &ssoEnv{t: t, idp: ssotest.Start("rookery-web", "client-secret-1"), skew: new(atomic.Int64)}
 	t.Cleanup(e.idp.Close)
 	var handler http.Handler
-	e.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	serve := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) })
+	if tls {
+		e.ts = httptest.NewTLSServer(serve)
+	} else {
+		e.ts = httptest.NewServer(serve)
+	}
 	t.Cleanup(e.ts.Close)
 
 	vars := map[string]string{
@@ -86,17 +99,25 @@ func newSSOEnv(t *testing.T, set db.Settings, lic *licensetest.Licence, env map[
 	}
 	e.users = auth.New(d, []byte("0123456789abcdef0123456789abcdef"), auth.Options{BcryptCost: 4})
 	e.users.CheckLimit = e.lic.CheckUserLimit
-	e.srv = bareServer(t, Deps{Config: e.cfg, Keys: e.keys, Auth: e.users, License: e.lic, SSO: sso.New(d, e.keys, sso.Options{})})
+	e.srv = bareServer(t, Deps{Config: e.cfg, Keys: e.keys, Auth: e.users, License: e.lic, SSO: sso.New(d, e.keys, sso.Options{Sealer: sealer,
+		Now: func() time.Time { return time.Now().Add(time.Duration(e.skew.Load())) }})})
 	handler = e.srv.Handler()
 	e.client = e.browser()
 	return e
+}
+
+// on is e for a subtest: its helpers fail t, not the parent.
+func (e *ssoEnv) on(t *testing.T) *ssoEnv {
+	c := *e
+	c.t = t
+	return &c
 }
 
 // browser is an HTTP client with its own cookies that does not follow
 // redirects, so each hop can be checked.
 func (e *ssoEnv) browser() *http.Client {
 	jar, _ := cookiejar.New(nil)
-	return &http.Client{Jar: jar, Timeout: 10 * time.Second,
+	return &http.Client{Jar: jar, Timeout: 10 * time.Second, Transport: e.ts.Client().Transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
@@ -227,6 +248,7 @@ func TestOIDCSignIn(t *testing.T) {
 		}
 
 		t.Run("happy path lands signed in where the user was going", func(t *testing.T) {
+			e := e.on(t)
 			e.idp.SetUser(ssotest.User{Subject: "s-ada", Email: "Ada@Example.com", EmailVerified: true, Groups: []string{"staff"}})
 			c := e.browser()
 			if loc := e.signIn(c, "/settings?tab=email"); loc != "/settings?tab=email" {
@@ -255,6 +277,7 @@ func TestOIDCSignIn(t *testing.T) {
 		})
 
 		t.Run("an outside next is replaced by /", func(t *testing.T) {
+			e := e.on(t)
 			for _, next := range []string{"https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"} {
 				if loc := e.signIn(e.browser(), next); loc != "/" {
 					t.Errorf("next %q landed on %q", next, loc)
@@ -263,6 +286,7 @@ func TestOIDCSignIn(t *testing.T) {
 		})
 
 		t.Run("role follows the claim at every sign-in", func(t *testing.T) {
+			e := e.on(t)
 			for _, c := range []struct {
 				groups []string
 				want   auth.Role
@@ -284,6 +308,7 @@ func TestOIDCSignIn(t *testing.T) {
 		})
 
 		t.Run("a local account with the same email is linked", func(t *testing.T) {
+			e := e.on(t)
 			local, err := e.users.Create(ctx, "linus@example.com", "a-long-enough-password", auth.Maintainer)
 			if err != nil {
 				t.Fatal(err)
@@ -335,6 +360,7 @@ func TestOIDCSignIn(t *testing.T) {
 		}
 		for _, c := range refusals {
 			t.Run(c.name, func(t *testing.T) {
+				e := e.on(t)
 				e.idp.Reset()
 				c.setup()
 				defer e.idp.Reset()
@@ -354,6 +380,7 @@ func TestOIDCSignIn(t *testing.T) {
 		}
 
 		t.Run("xms_edov stands in for a missing email_verified", func(t *testing.T) {
+			e := e.on(t)
 			e.idp.SetUser(ssotest.User{Subject: "s-entra-3", Email: "entra3@example.com", Groups: []string{"staff"}})
 			e.idp.Tamper(func(c map[string]any) { delete(c, "email_verified"); c["xms_edov"] = true })
 			defer e.idp.Reset()
@@ -363,6 +390,7 @@ func TestOIDCSignIn(t *testing.T) {
 		})
 
 		t.Run("domain refused", func(t *testing.T) {
+			e := e.on(t)
 			e.set("oidc_allowed_domains", "example.com, example.org")
 			defer e.set("oidc_allowed_domains", "")
 			e.idp.SetUser(ssotest.User{Subject: "s-mallory", Email: "mallory@evil.test", EmailVerified: true})
@@ -379,6 +407,7 @@ func TestOIDCSignIn(t *testing.T) {
 		})
 
 		t.Run("state is single use and bound to the browser", func(t *testing.T) {
+			e := e.on(t)
 			e.idp.Reset()
 			e.idp.SetUser(ssotest.User{Subject: "s-ada", Email: "ada@example.com", EmailVerified: true})
 			b := e.browser()
@@ -416,6 +445,7 @@ func TestOIDCSignIn(t *testing.T) {
 		})
 
 		t.Run("no account and auto-create off", func(t *testing.T) {
+			e := e.on(t)
 			e.set("oidc_auto_create", "false")
 			defer e.set("oidc_auto_create", "true")
 			e.idp.SetUser(ssotest.User{Subject: "s-new", Email: "newcomer@example.com", EmailVerified: true})
@@ -425,6 +455,7 @@ func TestOIDCSignIn(t *testing.T) {
 		})
 
 		t.Run("disabled account", func(t *testing.T) {
+			e := e.on(t)
 			if err := e.users.SetDisabled(ctx, "ada@example.com", true); err != nil {
 				t.Fatal(err)
 			}
@@ -435,6 +466,7 @@ func TestOIDCSignIn(t *testing.T) {
 		})
 
 		t.Run("the last admin keeps the role", func(t *testing.T) {
+			e := e.on(t)
 			// grace is admin (above); make her the only active one.
 			if err := e.users.SetDisabled(ctx, "root@example.com", true); err != nil {
 				t.Fatal(err)

@@ -23,8 +23,9 @@ type request struct {
 	Expires  time.Time
 }
 
-// requests keeps sign-ins under way in the database, so every replica
-// can finish a sign-in any other started.
+// requests keeps sign-ins under way and the SAML assertions already
+// accepted in the database, so every replica can finish a sign-in any
+// other started, and refuses an assertion any other accepted.
 type requests struct {
 	db  *db.DB
 	now func() time.Time
@@ -75,4 +76,21 @@ func (q *requests) take(ctx context.Context, id, provider, binding string) (requ
 		return request{}, errNoRequest
 	}
 	return r, nil
+}
+
+// seen records an accepted assertion id until expires, and reports false
+// when it was already recorded (a replay). Expired records are purged
+// first.
+func (q *requests) seen(ctx context.Context, id string, expires time.Time) (bool, error) {
+	if _, err := q.db.ExecContext(ctx, q.db.Rebind(`DELETE FROM sso_assertions WHERE expires_at < ?`), q.now().UTC()); err != nil {
+		return false, fmt.Errorf("purge assertions: %w", err)
+	}
+	_, err := q.db.ExecContext(ctx, q.db.Rebind(`INSERT INTO sso_assertions (id, expires_at) VALUES (?, ?)`), id, expires.UTC().Truncate(time.Microsecond))
+	if db.IsUniqueViolation(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("record assertion: %w", err)
+	}
+	return true, nil
 }

@@ -1,6 +1,6 @@
 // Package sso signs users in through their organisation's identity
-// provider: OpenID Connect (authorization code flow with PKCE) and the
-// bookkeeping both protocols share (sign-ins under way, replay refusal,
+// provider: OpenID Connect (authorization code flow with PKCE), SAML 2.0
+// (service provider side), and the bookkeeping both protocols share (sign-ins under way, replay refusal,
 // role and domain mapping). It establishes who the user is; package auth
 // turns that into an account and a session.
 package sso
@@ -74,12 +74,16 @@ type Options struct {
 	HTTPClient *http.Client
 	// Now is the clock tokens and assertions are checked against.
 	Now func() time.Time
+	// Sealer seals the SAML service provider's key at rest; without one
+	// SAML sign-in is not available.
+	Sealer Sealer
 }
 
 // Service is single sign-on for one rookery: its settings, and the
 // database where sign-ins under way and accepted assertions are kept.
 type Service struct {
 	OIDC *OIDC
+	SAML *SAML
 
 	keys     *config.Standard
 	requests *requests
@@ -92,11 +96,13 @@ func New(d *db.DB, keys *config.Standard, o Options) *Service {
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
+	ownClock := o.Now != nil
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	s := &Service{keys: keys, requests: &requests{db: d, now: o.Now}, now: o.Now}
 	s.OIDC = &OIDC{keys: keys, requests: s.requests, client: o.HTTPClient, now: o.Now}
+	s.SAML = &SAML{keys: keys, requests: s.requests, db: d, sealer: o.Sealer, client: o.HTTPClient, now: o.Now, ownClock: ownClock}
 	return s
 }
 

@@ -490,7 +490,7 @@ function hintFor(item: ConfigItem, limits: ConfigConstraints, appName: string): 
     );
   }
   const rangeSaid = item.type === 'integer' && limits.min !== undefined && limits.max !== undefined;
-  if (item.rule && !rangeSaid && item.type !== 'json') parts.push(`It must be ${item.rule}.`);
+  if (item.rule && !rangeSaid) parts.push(`It must be ${item.rule}.`);
   if (item.default) parts.push(`Default: ${item.default}.`);
   parts.push(sourceText(item));
   return parts.join(' ');
