@@ -131,3 +131,25 @@ func TestCheckOutcomes(t *testing.T) {
 		}
 	})
 }
+
+// Checks from many admins at once each get a whole answer: one validation
+// at a time, every answer confirmed, and the status agrees with the last.
+func TestCheckConcurrent(t *testing.T) {
+	e := newEnv(t, licensetest.KeyProfessional)
+	m := e.started(e.settings(licensetest.KeyProfessional, true))
+	e.srv.ResetRequests()
+	const n = 20
+	results := make(chan license.CheckResult, n)
+	for range n {
+		go func() { results <- m.Check(context.Background()) }()
+	}
+	for range n {
+		r := <-results
+		if r.Outcome != license.OutcomeValid || r.CheckedAt.IsZero() || !r.CheckedAt.Equal(r.LastConfirmed) {
+			t.Errorf("result %+v", r)
+		}
+	}
+	if got := len(e.srv.RequestsTo(license.PathValidate)); got != n {
+		t.Errorf("%d validations reached the server, want %d", got, n)
+	}
+}

@@ -93,6 +93,20 @@ test('development mode: every feature on, nothing enforced, nothing checked, onl
   await page.context().close();
 });
 
+test('licence page on a phone, development mode and professional', async () => {
+  for (const base of [env.development, env.pro]) {
+    const page = await newPage(browser, { viewport: phone, isMobile: true });
+    await signIn(page, base);
+    await page.goto(base + '/license');
+    await page.getByTestId('tier').waitFor();
+    await page.getByRole('button', { name: 'Check now' }).click();
+    await page.locator('[data-outcome]').waitFor();
+    await checkA11y(page, `licence page on a phone (${base === env.pro ? 'professional' : 'development'})`);
+    assert.deepEqual(page.problems, []);
+    await page.context().close();
+  }
+});
+
 test('integrations: each card links to its settings and tests its connection', async () => {
   const page = await newPage(browser);
   await signIn(page, env.pro);
