@@ -26,6 +26,9 @@ const focusedText = () => page.evaluate(() => document.activeElement?.textConten
 test('create a user with a password; the list shows how and when users sign in', async () => {
   const before = (await api.get('/api/v1/users')).json.total;
   await checkA11y(page, 'users page');
+  // The community server has no SMTP server: emails would only wait.
+  await page.getByText('Email is not set up (no SMTP server)').waitFor();
+  assert.equal(await page.getByRole('link', { name: 'Set up email' }).getAttribute('href'), '/settings?q=smtp');
   await page.getByLabel('Email', { exact: true }).fill('maintainer@example.com');
   await page.getByLabel('Password (optional)', { exact: true }).fill('maintainer-pw-1');
   await page.getByLabel('Role', { exact: true }).selectOption('maintainer');

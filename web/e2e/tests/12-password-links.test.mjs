@@ -156,6 +156,9 @@ test('an admin invites a user without a password, resends the invitation and sen
   await signIn(page, env.pro);
   await page.goto(env.pro + '/users');
   await page.getByRole('heading', { level: 1, name: 'Users' }).waitFor();
+  await page.locator('tbody.user-group').first().waitFor();
+  // This server sends email, so there is no warning that it does not.
+  assert.equal(await page.getByText('Email is not set up').count(), 0);
   const row = (email) => page.locator(`tbody.user-group[data-email="${email}"]`);
 
   await page.getByLabel('Email', { exact: true }).fill('newcomer@example.com');

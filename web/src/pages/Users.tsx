@@ -5,6 +5,7 @@ import {
   get,
   request,
   send,
+  type ConfigItem,
   type CreatedUser,
   type LicenseView,
   type Role,
@@ -13,6 +14,7 @@ import {
 } from '../api';
 import { ago, human, localDate, localTime } from '../format';
 import { PasswordRules, passwordProblem } from '../password';
+import { Link } from '../router';
 import { isAdmin, useSession } from '../session';
 import { ErrorMessage, Loading, Meter, Notice, PageTitle, useLoad } from '../ui';
 
@@ -40,6 +42,10 @@ export function UsersPage() {
 function AdminUsers() {
   const users = useLoad((signal) => get<{ users: User[] }>('/api/v1/users', signal).then((r) => r.users));
   const lic = useLoad((signal) => get<LicenseView>('/api/v1/license', signal));
+  // Invitations and reset links are emails: say up front when no SMTP
+  // server is set, so "queued" is not read as "delivered".
+  const smtp = useLoad((signal) => get<ConfigItem>('/api/v1/config/smtp_host', signal));
+  const noEmail = smtp.data !== undefined && !smtp.data.value;
   const [flash, setFlash] = useState('');
   const countRef = useRef<HTMLHeadingElement>(null);
 
@@ -69,6 +75,13 @@ function AdminUsers() {
           <Meter label={`Users allowed by the ${human(lic.data.license.tier || 'current').toLowerCase()} licence`} used={count} max={max} />
           {full && <Notice kind="warn">The licence's user limit is reached: remove a user or upgrade the licence to add another.</Notice>}
         </div>
+      )}
+
+      {noEmail && (
+        <Notice kind="warn">
+          Email is not set up (no SMTP server), so invitations and password reset links wait in the outbox until it is.{' '}
+          <Link to="/settings?q=smtp">Set up email</Link>
+        </Notice>
       )}
 
       {users.loading && !users.data && <Loading what="users" lines={4} />}
@@ -254,7 +267,10 @@ function UserRow(props: {
             </span>
           )}
         </td>
-        <td data-label="Signs in with">{methods[user.sign_in_method] ?? user.sign_in_method}</td>
+        <td data-label="Signs in with">
+          {methods[user.sign_in_method] ?? user.sign_in_method}
+          {user.invited && <span className="sub">not chosen yet</span>}
+        </td>
         <td data-label="Last sign-in">
           {user.last_sign_in_at ? (
             <time dateTime={user.last_sign_in_at} title={localTime(user.last_sign_in_at)}>
