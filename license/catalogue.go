@@ -20,6 +20,8 @@ const (
 	FeatureAuditLogs     = "audit_logs"
 	FeatureAIAnalysis    = "ai_analysis"
 	FeatureAIGeneration  = "ai_generation"
+	// FeatureSSOIntegration is OpenID Connect sign-in.
+	FeatureSSOIntegration = "sso_integration"
 )
 
 // StandardCatalogue returns the tier catalogue of the PenguinTech integration
@@ -27,18 +29,18 @@ const (
 // features to it before passing it as [Options.FeatureTiers].
 func StandardCatalogue() Catalogue {
 	return Catalogue{
-		FeatureBasicAuth:     Community,
-		"sso_integration":    Professional,
-		FeatureMultipleTeams: Professional,
-		FeatureAPIKeys:       Professional,
-		FeatureAuditLogs:     Professional,
-		FeatureAIAnalysis:    Professional,
-		FeatureAIGeneration:  Professional,
-		"custom_saml":        Enterprise,
-		"advanced_analytics": Enterprise,
-		"priority_support":   Enterprise,
-		"ai_training":        Enterprise,
-		"ai_custom_models":   Enterprise,
+		FeatureBasicAuth:      Community,
+		FeatureSSOIntegration: Professional,
+		FeatureMultipleTeams:  Professional,
+		FeatureAPIKeys:        Professional,
+		FeatureAuditLogs:      Professional,
+		FeatureAIAnalysis:     Professional,
+		FeatureAIGeneration:   Professional,
+		"custom_saml":         Enterprise,
+		"advanced_analytics":  Enterprise,
+		"priority_support":    Enterprise,
+		"ai_training":         Enterprise,
+		"ai_custom_models":    Enterprise,
 	}
 }
 
@@ -47,7 +49,8 @@ func StandardCatalogue() Catalogue {
 // nothing behind them, so its licence page does not show them as available.
 // Gating (HasFeature) is unaffected: it says what the licence allows.
 func Implemented() []string {
-	return []string{FeatureAIAnalysis, FeatureAIGeneration, FeatureAPIKeys, FeatureAuditLogs, FeatureBasicAuth, FeatureMultipleTeams}
+	return []string{FeatureAIAnalysis, FeatureAIGeneration, FeatureAPIKeys, FeatureAuditLogs, FeatureBasicAuth, FeatureMultipleTeams,
+		FeatureSSOIntegration}
 }
 
 // Grants reports whether a licence of tier t includes feature by the

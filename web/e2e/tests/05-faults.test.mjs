@@ -21,10 +21,12 @@ test('licence server down: the check fails, the cached state is shown, then reco
   await page.getByTestId('source').filter({ hasText: 'Live' }).waitFor();
   await fake('/license/fail?status=503');
   await page.getByRole('button', { name: 'Check now' }).click();
-  const msg = page.getByRole('status').filter({ hasText: 'The check failed:' });
+  const msg = page.locator('[data-outcome="unreachable"]').getByRole('status').filter({ hasText: 'could not be reached' });
   await msg.waitFor();
   await page.getByTestId('source').filter({ hasText: 'Cached' }).waitFor();
-  await page.getByText('The last check failed:').waitFor();
+  // Opened again, the page still says the last exchange failed.
+  await page.reload();
+  await page.getByText('The last exchange with the licence server failed.').waitFor();
   // The features stay as the last good answer gave them.
   assert.equal(await page.locator('li[data-feature="ai_analysis"].on').count(), 1);
 
