@@ -22,6 +22,8 @@ const (
 	FeatureAIGeneration  = "ai_generation"
 	// FeatureSSOIntegration is OpenID Connect sign-in.
 	FeatureSSOIntegration = "sso_integration"
+	// FeatureCustomSAML is SAML 2.0 sign-in.
+	FeatureCustomSAML = "custom_saml"
 )
 
 // StandardCatalogue returns the tier catalogue of the PenguinTech integration
@@ -36,7 +38,7 @@ func StandardCatalogue() Catalogue {
 		FeatureAuditLogs:      Professional,
 		FeatureAIAnalysis:     Professional,
 		FeatureAIGeneration:   Professional,
-		"custom_saml":         Enterprise,
+		FeatureCustomSAML:     Enterprise,
 		"advanced_analytics":  Enterprise,
 		"priority_support":    Enterprise,
 		"ai_training":         Enterprise,
@@ -49,8 +51,8 @@ func StandardCatalogue() Catalogue {
 // nothing behind them, so its licence page does not show them as available.
 // Gating (HasFeature) is unaffected: it says what the licence allows.
 func Implemented() []string {
-	return []string{FeatureAIAnalysis, FeatureAIGeneration, FeatureAPIKeys, FeatureAuditLogs, FeatureBasicAuth, FeatureMultipleTeams,
-		FeatureSSOIntegration}
+	return []string{FeatureAIAnalysis, FeatureAIGeneration, FeatureAPIKeys, FeatureAuditLogs, FeatureBasicAuth, FeatureCustomSAML,
+		FeatureMultipleTeams, FeatureSSOIntegration}
 }
 
 // Grants reports whether a licence of tier t includes feature by the
