@@ -180,6 +180,17 @@ func TestSAMLSignIn(t *testing.T) {
 			}
 		})
 
+		t.Run("transient NameID refused", func(t *testing.T) {
+			e := e.on(t)
+			e.saml.SetUser(ssotest.User{Subject: "transient-1", Email: "ada.saml@example.com"})
+			e.saml.SetNameIDFormat(saml.TransientNameIDFormat)
+			defer e.saml.SetNameIDFormat("")
+			b := e.browser()
+			if loc := e.post(b, e.answer(b, "/")); !strings.Contains(ssoError(loc), "transient NameID") {
+				t.Fatalf("landed on %q", loc)
+			}
+		})
+
 		t.Run("providers offers SAML", func(t *testing.T) {
 			e := e.on(t)
 			m, _ := e.providers()["saml"].(map[string]any)

@@ -121,7 +121,12 @@ func (s *SAML) provider(ctx context.Context, withIdP bool) (*saml.ServiceProvide
 	sp := &saml.ServiceProvider{
 		EntityID: s.EntityID(base), Key: key, Certificate: cert, MetadataURL: *meta, AcsURL: *acs,
 		AssertionConsumerServiceBindings: []string{saml.HTTPPostBinding},
-		ReplayCache:                      replayCache{s.requests},
+		// The NameID is the account's link to the identity, so a transient
+		// one (the library's default request) would not do: let the
+		// provider use the format it is configured for, spelled out, as
+		// Keycloak requires.
+		AuthnNameIDFormat: saml.UnspecifiedNameIDFormat, SendUnspecifiedNameIDFormat: true,
+		ReplayCache: replayCache{s.requests},
 	}
 	if s.ownClock {
 		sp.Clock = dsig.NewFakeClockAt(s.now())
@@ -241,6 +246,9 @@ func (s *SAML) Finish(ctx context.Context, r *http.Request, binding string) (Res
 	}
 	if subject == "" {
 		return Result{}, invalid("the identity provider's assertion names no subject", nil)
+	}
+	if a.Subject.NameID.Format == string(saml.TransientNameIDFormat) {
+		return Result{}, refused("the identity provider sent a transient NameID, which changes at every sign-in; ask an admin to configure a persistent or email NameID")
 	}
 	email := subject
 	if name := k.SAMLEmailAttribute.Get(); name != "" {

@@ -27,10 +27,11 @@ type SAMLProvider struct {
 	IdP    *saml.IdentityProvider
 	server *httptest.Server
 
-	mu   sync.Mutex
-	user User
-	sp   *saml.EntityDescriptor
-	spID string
+	mu     sync.Mutex
+	user   User
+	format saml.NameIDFormat
+	sp     *saml.EntityDescriptor
+	spID   string
 }
 
 // StartSAML serves a new identity provider on a loopback address; Close
@@ -105,6 +106,14 @@ func (p *SAMLProvider) SetUser(u User) {
 	p.mu.Unlock()
 }
 
+// SetNameIDFormat sets the format of the NameIDs sent from now on (""
+// sends persistent ones).
+func (p *SAMLProvider) SetNameIDFormat(f saml.NameIDFormat) {
+	p.mu.Lock()
+	p.format = f
+	p.mu.Unlock()
+}
+
 // GetServiceProvider answers the registered service provider.
 func (p *SAMLProvider) GetServiceProvider(_ *http.Request, id string) (*saml.EntityDescriptor, error) {
 	p.mu.Lock()
@@ -118,9 +127,12 @@ func (p *SAMLProvider) GetServiceProvider(_ *http.Request, id string) (*saml.Ent
 // GetSession signs the configured user in without asking.
 func (p *SAMLProvider) GetSession(_ http.ResponseWriter, _ *http.Request, _ *saml.IdpAuthnRequest) *saml.Session {
 	p.mu.Lock()
-	u := p.user
+	u, format := p.user, p.format
 	p.mu.Unlock()
+	if format == "" {
+		format = saml.PersistentNameIDFormat
+	}
 	now := time.Now()
 	return &saml.Session{ID: randomString(12), CreateTime: now, ExpireTime: now.Add(time.Hour), Index: randomString(12),
-		NameID: u.Subject, NameIDFormat: string(saml.PersistentNameIDFormat), UserEmail: u.Email, Groups: u.Groups}
+		NameID: u.Subject, NameIDFormat: string(format), UserEmail: u.Email, Groups: u.Groups}
 }
