@@ -189,3 +189,30 @@ test('an admin invites a user without a password, resends the invitation and sen
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
+
+test('an account that signs in through single sign-on shows it and offers no password actions', async () => {
+  // The fakes' OpenID Connect provider approves its user at once (run.sh).
+  const ssoEmail = process.env.OIDC_EMAIL ?? 'sso.user@example.com';
+  const sso = await newPage(browser);
+  await sso.goto(env.pro + '/');
+  await sso.getByRole('link', { name: 'Sign in with SSO' }).click();
+  await sso.getByRole('button', { name: 'Sign out' }).waitFor();
+  await sso.context().close();
+
+  const page = await newPage(browser);
+  await signIn(page, env.pro);
+  await page.goto(env.pro + '/users');
+  const row = page.locator(`tbody.user-group[data-email="${ssoEmail}"]`);
+  await row.waitFor();
+  const cells = row.locator('tr').first().locator('td');
+  assert.equal(await cells.nth(2).textContent(), 'OIDC');
+  assert.match(await cells.nth(3).textContent(), /just now|minute/);
+  for (const name of ['Send password reset', 'Set password', 'Resend invitation']) {
+    assert.equal(await row.getByRole('button', { name }).count(), 0, `no ${name} for an OIDC account`);
+  }
+  // Disabling and deleting still work as for anyone.
+  assert.equal(await row.getByRole('button', { name: 'Disable', exact: true }).count(), 1);
+  assert.equal(await row.getByRole('button', { name: 'Delete', exact: true }).count(), 1);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
