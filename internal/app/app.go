@@ -19,6 +19,7 @@ import (
 	"github.com/rookery/rookery/internal/auth"
 	"github.com/rookery/rookery/internal/db"
 	"github.com/rookery/rookery/internal/httpapi"
+	"github.com/rookery/rookery/internal/mail"
 	"github.com/rookery/rookery/internal/sso"
 	"github.com/rookery/rookery/internal/teams"
 	"github.com/rookery/rookery/killkrill"
@@ -38,6 +39,8 @@ type App struct {
 	// Shipper ships logs and metrics to KillKrill; nil when the process
 	// logs locally only (operator commands, some tests).
 	Shipper *killkrill.Shipper
+	// Mail sends email through the outbox.
+	Mail *mail.Service
 
 	level    *slog.LevelVar
 	banner   io.Writer
@@ -108,6 +111,7 @@ func New(ctx context.Context, s Settings, log *slog.Logger, o Options) (*App, er
 	if err := a.startAI(); err != nil {
 		a.Log.Warn("WaddleAI client not available; AI routes answer 403 until rookery restarts with valid settings", "error", err.Error())
 	}
+	a.Mail = newMail(core)
 	a.Registry = prometheus.NewRegistry()
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.registerConfigMetrics()
@@ -115,8 +119,8 @@ func New(ctx context.Context, s Settings, log *slog.Logger, o Options) (*App, er
 	a.API = httpapi.New(httpapi.Deps{
 		Config: core.Config, Keys: core.Keys.Standard, Auth: core.Auth, DB: probe{a}, License: a.License, Teams: a.Teams, AI: a.AI, Log: log, Registry: a.Registry,
 		Throttle: auth.NewThrottle(nil), SecureCookies: s.SecureCookies, TrustedProxies: s.TrustedProxies, OnRequest: a.logRequest, UI: web.Handler(),
-		Integrations: a.integrations, KillKrill: a.killkrillReport, IntegrationTests: a.integrationTests(),
-		SSO: sso.New(core.DB, core.Keys.Standard, sso.Options{Sealer: core.Sealer}),
+		Mail: a.Mail, Integrations: a.integrations, KillKrill: a.killkrillReport, IntegrationTests: a.integrationTests(),
+		SSO: sso.New(core.DB, core.Keys.Standard, sso.Options{}),
 	})
 	for _, r := range o.Extension.Routes {
 		a.API.Route(r.Pattern, r.Handler, r.Guard)
@@ -247,6 +251,7 @@ func (a *App) Start(ctx context.Context) {
 		a.purgeSessions(ctx, sessionPurgeInterval)
 	}()
 	a.startWebhook(ctx)
+	a.startEmail(ctx)
 	if a.Settings.GRPCEnabled {
 		if err := a.startGRPCHealth(ctx); err != nil {
 			a.Log.Error("gRPC health not served", "error", err.Error())

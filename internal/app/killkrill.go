@@ -130,7 +130,7 @@ func metricsURL(c killkrill.Config) string {
 // integrations is GET /api/v1/integrations: the state of every outside
 // service rookery talks to.
 func (a *App) integrations(ctx context.Context) httpapi.Integrations {
-	out := httpapi.Integrations{KillKrill: a.killkrillReport(ctx), OpenTelemetry: a.otelReport()}
+	out := httpapi.Integrations{KillKrill: a.killkrillReport(ctx), OpenTelemetry: a.otelReport(), Email: a.emailReport(ctx)}
 	out.WaddleAI = httpapi.ServiceCheck{URL: a.Keys.WaddleAI.URL.Get()}
 	if a.AI != nil {
 		hctx, cancel := context.WithTimeout(ctx, 3*time.Second)

@@ -70,6 +70,10 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if body.Password == "" {
+		s.createInvitedUser(w, r, body.Email, role)
+		return
+	}
 	u, err := s.auth.Create(r.Context(), body.Email, body.Password, role)
 	s.track(r, "user_create", err, "user.target.name", body.Email, "user.target.roles", string(role))
 	if err != nil {

@@ -15,6 +15,7 @@ type Integrations struct {
 	WaddleAI      ServiceCheck     `json:"waddleai"`
 	LicenseServer ServiceCheck     `json:"license_server"`
 	MarchProxy    MarchProxyReport `json:"marchproxy"`
+	Email         EmailReport      `json:"email"`
 }
 
 // ServiceCheck says whether an outside service answered at its URL.

@@ -153,6 +153,30 @@ func apiRoutes() []apiRoute {
 			Request:   passwordChangeRequest{Current: "old password", New: "a new long password"},
 			Responses: answers(ok(200, messageAnswer{}), fails(append(body, tooMany)...))},
 
+		{Pattern: "POST /api/v1/auth/password/forgot", Tag: "auth", Summary: "Email a password reset link",
+			Description: "Always 202, after the same time, whether or not the address has an account; an enabled password account gets a link to /reset?token=..., valid one hour. Throttled like sign-in.",
+			Request:     forgotRequest{Email: "ops@example.com"},
+			Responses:   answers(ok(202, statusAnswer{Status: "accepted"}), fails(append(body, tooMany)...))},
+		{Pattern: "GET /api/v1/auth/password/reset", Tag: "auth", Summary: "Whose a reset or invitation link is, without using it",
+			Params:    []apiParam{{Name: "token", In: "query", Required: true, Description: "The token of the emailed link."}},
+			Responses: answers(ok(200, auth.TokenInfo{}), fails(bad))},
+		{Pattern: "POST /api/v1/auth/password/reset", Tag: "auth", Summary: "Choose a password with a reset or invitation link",
+			Description: "The link works once. The account stops being invited, all its sessions end and its API keys are revoked. Throttled per client address.",
+			Request:     resetRequest{Token: "the token of the link", Password: "a new long password"},
+			Responses:   answers(apiResponse{Status: 204, Description: "The password is set"}, fails(append(body, forbidden, tooMany)...))},
+		{Pattern: "POST /api/v1/email/test", Tag: "email", Summary: "Send a test email now", Role: auth.Admin,
+			Description: "With the stored smtp_* settings overlaid by the unsaved ones given. 502 when the server did not take the message, with a reason a person can act on.",
+			Request:     emailTestRequest{To: "ops@example.com", Settings: map[string]json.RawMessage{"smtp_port": json.RawMessage(`2525`)}},
+			Responses:   answers(ok(200, emailTestAnswer{}), apiResponse{Status: 502, Body: emailTestFailure{}}, fails(body...))},
+		{Pattern: "GET /api/v1/email/outbox", Tag: "email", Summary: "The latest emails and their delivery, without bodies", Role: auth.Admin,
+			Responses: answers(ok(200, outboxAnswer{}))},
+		{Pattern: "POST /api/v1/users/{id}/invitation", Tag: "users", Summary: "Email an invited user a new invitation link", Role: auth.Admin,
+			Description: "The earlier links stop working. 400 when the user is not invited.",
+			Params:      []apiParam{idPath}, Responses: answers(ok(202, statusAnswer{Status: "queued"}), fails(bad, notFound))},
+		{Pattern: "POST /api/v1/users/{id}/password-reset", Tag: "users", Summary: "Email a user a password reset link", Role: auth.Admin,
+			Description: "400 for single sign-on, invited and disabled accounts, with the reason.",
+			Params:      []apiParam{idPath}, Responses: answers(ok(202, statusAnswer{Status: "queued"}), fails(bad, notFound))},
+
 		{Pattern: "GET /api/v1/users", Tag: "users", Summary: "List users", Role: auth.Admin,
 			Responses: answers(ok(200, usersAnswer{}))},
 		{Pattern: "POST /api/v1/users", Tag: "users", Summary: "Create a user", Role: auth.Admin,
@@ -381,8 +405,8 @@ func operation(ss *schemaSet, rt apiRoute, method, path string) (map[string]any,
 			ct = "application/json"
 		}
 		var schema map[string]any
-		if r.Redirect {
-			return // the answer is the Location header
+		if r.Redirect || r.Status == http.StatusNoContent {
+			return // the answer is the Location header, or nothing
 		}
 		switch {
 		case r.Text:

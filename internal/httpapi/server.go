@@ -14,6 +14,7 @@ import (
 
 	"github.com/rookery/rookery/config"
 	"github.com/rookery/rookery/internal/auth"
+	"github.com/rookery/rookery/internal/mail"
 	"github.com/rookery/rookery/internal/sso"
 	"github.com/rookery/rookery/internal/teams"
 	"github.com/rookery/rookery/license"
@@ -57,8 +58,11 @@ type Deps struct {
 	// IntegrationTests are the connection tests of
 	// POST /api/v1/integrations/{name}/test, by name.
 	IntegrationTests IntegrationTests
-	// SSO is single sign-on (OIDC and SAML); nil offers none.
+	// SSO is single sign-on (OIDC); nil offers none.
 	SSO *sso.Service
+	// Mail sends email (test sends, password resets, invitations); nil
+	// leaves those routes answering 503.
+	Mail *mail.Service
 }
 
 // Server holds the routes.
@@ -80,6 +84,7 @@ type Server struct {
 	mux       *routeMux
 	cfgCache  configCache // encoded GET /api/v1/config answers (config_handlers.go)
 	sso       *sso.Service
+	mail      *mail.Service
 }
 
 // New builds the server and its routes. Other parts add theirs with Handle.
@@ -97,6 +102,7 @@ func New(d Deps) *Server {
 		secure: d.SecureCookies, trusted: d.TrustedProxies, onRequest: d.OnRequest, mux: newRouteMux()}
 	s.metrics = newHTTPMetrics(d.Registry)
 	s.sso = d.SSO
+	s.mail = d.Mail
 	if d.AI != nil {
 		s.ai = &aiPart{client: d.AI, metrics: newAIMetrics(d.Registry)}
 	}
@@ -172,6 +178,7 @@ func (s *Server) routes() {
 	s.aiRoutes()
 	s.openAPIRoute()
 	s.ssoRoutes()
+	s.emailRoutes()
 
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path, nil)
