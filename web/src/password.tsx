@@ -25,7 +25,7 @@ export function PasswordRules({ id }: { id: string }) {
       A password needs:
       <ul className="rules">
         <li>at least {minPasswordLength} characters (at most {maxPasswordBytes} bytes),</li>
-        <li>more than one character repeated,</li>
+        <li>more than one character repeated over and over,</li>
         <li>not to be in the list of leaked passwords the server checks.</li>
       </ul>
     </div>
