@@ -76,7 +76,9 @@ export function SettingsPage() {
   const appName = items.find((c) => c.key === 'app_name')?.value ?? '';
 
   const q = query.trim().toLowerCase();
-  const shown = items.filter((c) => (!category || c.category === category) && matches(c, q));
+  // The row being edited stays while the search changes: hiding it would
+  // throw away what is typed in it.
+  const shown = items.filter((c) => c.key === editing || ((!category || c.category === category) && matches(c, q)));
   const groups = categories.map((cat) => ({ cat, rows: shown.filter((c) => c.category === cat) })).filter((g) => g.rows.length > 0);
 
   // The search is part of the address, so it can be linked and survives a reload.
@@ -110,6 +112,12 @@ export function SettingsPage() {
     },
     [user.id],
   );
+
+  // A kept draft of a key that no longer exists has nothing to come back to.
+  const draftGone = Boolean(list.data && editing && !list.data.some((c) => c.key === editing));
+  useEffect(() => {
+    if (draftGone && editing) closeEditor(editing);
+  }, [draftGone, editing, closeEditor]);
 
   // Leaving the page (reload, closing the tab, another site) asks the
   // browser's own question; once the page is really gone, so is the draft.
@@ -229,9 +237,18 @@ export function SettingsPage() {
 
   useEffect(() => {
     const follow = () => setTarget(decodeURIComponent(window.location.hash.slice(1)));
+    // Back and forward bring their own search and key.
+    const back = () => {
+      follow();
+      setQuery(new URLSearchParams(window.location.search).get('q') ?? '');
+    };
     follow();
     window.addEventListener('hashchange', follow);
-    return () => window.removeEventListener('hashchange', follow);
+    window.addEventListener('popstate', back);
+    return () => {
+      window.removeEventListener('hashchange', follow);
+      window.removeEventListener('popstate', back);
+    };
   }, []);
   const targetKnown = items.some((c) => c.key === target);
   useEffect(() => {
