@@ -5,7 +5,9 @@
 # databases (one with a professional licence, one with a community
 # licence, one in development mode without a key), then drives headless
 # Chromium through them with node's test runner. Screenshots of the main
-# pages go to docs/screenshots/.
+# pages go to docs/screenshots/. The browser reaches the professional server
+# through contractproxy, which checks every answer against the API document;
+# the run fails when any answer broke it.
 # E2E_TESTS selects test files by glob patterns relative to the repository,
 # separated by spaces, e.g. E2E_TESTS="web/e2e/tests/02-*.mjs"; all of
 # web/e2e/tests/ run when it is unset.
@@ -68,6 +70,7 @@ trap 'exit 130' INT TERM
 step "build rookery and the fakes"
 go build -o "$work/rookery" ./cmd/rookery
 go build -o "$work/fakes" ./web/e2e/fakes
+go build -o "$work/contractproxy" ./web/e2e/contractproxy
 
 free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 
@@ -123,11 +126,18 @@ step "start rookery (professional and community licences)"
 # The professional one signs in through the fake OpenID Connect provider
 # too (sso_integration is a professional feature).
 # It sends its email to the fakes' SMTP receiver.
-start_rookery pro "$(json_field license_key_pro)" \
+# The browser reaches it through contractproxy, which checks every answer
+# against the API document; its address is the server's public URL.
+proxy_port="$(free_port)"
+start_rookery pro "$(json_field license_key_pro)" PUBLIC_URL="http://127.0.0.1:$proxy_port" \
   OIDC_ENABLED=true OIDC_ISSUER_URL="$(json_field oidc_issuer_url)" OIDC_CLIENT_ID="$(json_field oidc_client_id)" \
   OIDC_CLIENT_SECRET="$(json_field oidc_client_secret)" OIDC_MAINTAINER_VALUES="$(json_field oidc_maintainer_values)" \
   SMTP_HOST="$(json_field smtp_host)" SMTP_PORT="$(json_field smtp_port)" SMTP_TLS=none SMTP_FROM=rookery@example.com
-ROOKERY_PRO_URL=$url
+"$work/contractproxy" -listen "127.0.0.1:$proxy_port" -target "$url" -violations "$work/contract-violations" \
+  >"$work/contractproxy.log" 2>&1 &
+pids+=($!)
+ROOKERY_PRO_URL="http://127.0.0.1:$proxy_port"
+wait_for "$ROOKERY_PRO_URL/readyz" "contractproxy" "$!"
 start_rookery community "$(json_field license_key_comm)"
 ROOKERY_COMMUNITY_URL=$url
 # A third in development mode: no licence key, and an AI gateway address
@@ -154,6 +164,14 @@ if [ -n "${E2E_TESTS:-}" ]; then
     [ "$matched" = 1 ] || { echo "E2E_TESTS: no test file matches $pattern" >&2; exit 1; }
   done
 fi
-(cd "$web" && node --test --test-concurrency=1 --test-reporter=spec "${tests[@]}")
+tests_status=0
+(cd "$web" && node --test --test-concurrency=1 --test-reporter=spec "${tests[@]}") || tests_status=$?
+if [ -s "$work/contract-violations" ]; then
+  echo "the professional server gave $(wc -l <"$work/contract-violations") answers the API document does not describe:" >&2
+  cut -c1-600 "$work/contract-violations" >&2
+  exit 1
+fi
+echo "API contract: every answer of the professional server matched the API document it serves"
+[ "$tests_status" = 0 ] || exit "$tests_status"
 
 echo "e2e finished in $((SECONDS - started)) s"

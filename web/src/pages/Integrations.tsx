@@ -531,7 +531,6 @@ function EmailCard({ e }: { e: Email }) {
         <p className="muted">Last sent: {e.last_sent_at ? `${localTime(e.last_sent_at)} (${ago(e.last_sent_at)})` : 'nothing yet'}.</p>
       )}
       {e.last_error && <Problem detail={e.last_error}>The last attempt to send an email failed.</Problem>}
-      {e.configured && <TestConnection name="email" title="the SMTP server" />}
     </section>
   );
 }
