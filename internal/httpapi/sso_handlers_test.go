@@ -379,6 +379,20 @@ func TestOIDCSignIn(t *testing.T) {
 			})
 		}
 
+		t.Run("email and groups from userinfo when the ID token leaves them out", func(t *testing.T) {
+			e := e.on(t)
+			e.idp.SetUser(ssotest.User{Subject: "s-okta", Email: "okta@example.com", EmailVerified: true, Groups: []string{"ops"}})
+			e.idp.Tamper(func(c map[string]any) { delete(c, "email"); delete(c, "email_verified"); delete(c, "groups") })
+			defer e.idp.Reset()
+			b := e.browser()
+			if loc := e.signIn(b, "/"); loc != "/" {
+				t.Fatalf("landed on %q", loc)
+			}
+			if email, role := e.me(b); email != "okta@example.com" || role != auth.Maintainer {
+				t.Fatalf("signed in as %q %q", email, role)
+			}
+		})
+
 		t.Run("xms_edov stands in for a missing email_verified", func(t *testing.T) {
 			e := e.on(t)
 			e.idp.SetUser(ssotest.User{Subject: "s-entra-3", Email: "entra3@example.com", Groups: []string{"staff"}})
