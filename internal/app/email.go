@@ -52,13 +52,17 @@ func (a *App) emailReport(ctx context.Context) httpapi.EmailReport {
 // each once.
 var licenceNoticeMarks = []int{1, 7, 30}
 
-// licenceNotices checks the licence's expiry now and every interval.
+// licenceNotices checks the licence's expiry now and every interval, and
+// deletes the reset and invitation tokens long expired.
 func (a *App) licenceNotices(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		if err := a.queueLicenceNotice(ctx, time.Now()); err != nil && ctx.Err() == nil {
 			a.Log.Warn("licence expiry notice not queued; retrying at the next check", "error", err.Error())
+		}
+		if _, err := a.Auth.PurgeEmailTokens(ctx); err != nil && ctx.Err() == nil {
+			a.Log.Warn("purge of expired email tokens failed; retrying at the next check", "error", err.Error())
 		}
 		select {
 		case <-ctx.Done():

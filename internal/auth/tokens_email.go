@@ -268,6 +268,17 @@ func (s *Service) issueToken(ctx context.Context, tx *sql.Tx, u User, kind strin
 	return queue(tx, u, token, exp.UTC())
 }
 
+// PurgeEmailTokens deletes the tokens that expired more than a day ago
+// (used or not) and returns how many; a lookup refuses them either way.
+func (s *Service) PurgeEmailTokens(ctx context.Context) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM email_tokens WHERE expires_at < ?`), s.now().Add(-24*time.Hour).UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("%w: purge email tokens: %v", ErrUnavailable, err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
 // inTx runs fn in a writing transaction.
 func (s *Service) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)

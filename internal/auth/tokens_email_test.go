@@ -129,6 +129,15 @@ func TestResetToken(t *testing.T) {
 		if _, err := s.IssueResetFor(ctx, u.ID, c.queue); !errors.Is(err, ErrInvalid) {
 			t.Errorf("admin reset of a disabled account: %v", err)
 		}
+
+		// Tokens expired for more than a day are deleted.
+		var before int
+		_ = d.QueryRowContext(ctx, `SELECT COUNT(*) FROM email_tokens`).Scan(&before)
+		clk.add(25 * time.Hour)
+		purged, err := s.PurgeEmailTokens(ctx)
+		if err != nil || purged != int64(before) || before == 0 {
+			t.Errorf("purge: %d of %d, %v", purged, before, err)
+		}
 	})
 }
 

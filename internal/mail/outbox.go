@@ -329,6 +329,17 @@ func (o *Outbox) expire(ctx context.Context, maxAge time.Duration) (int64, error
 	return n, nil
 }
 
+// purge deletes the sent and failed messages created before now-age.
+func (o *Outbox) purge(ctx context.Context, age time.Duration) (int64, error) {
+	res, err := o.db.ExecContext(ctx, o.db.Rebind(`DELETE FROM email_outbox WHERE status <> ? AND created_at < ?`),
+		StatusQueued, o.now().Add(-age).UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("purge old email: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
 // due reports whether some message is waiting to be sent now.
 func (o *Outbox) due(ctx context.Context) (bool, error) {
 	now := o.now().UnixMilli()

@@ -211,5 +211,17 @@ func TestOutboxGivesUp(t *testing.T) {
 		if st.Failed != 3 || st.Queued != 0 || st.Sent != 0 {
 			t.Errorf("stats %+v", st)
 		}
+
+		// Done messages are deleted once older than KeepFor; queued ones stay.
+		queue(t, d, o, compose(t, "later@example.com"))
+		keeper := mail.NewWorker(o, &mail.Mailer{}, func() mail.Settings { return mail.Settings{} }, dbtest.Discard())
+		keeper.KeepFor = time.Millisecond
+		time.Sleep(5 * time.Millisecond)
+		if err := keeper.Pass(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := o.Stats(ctx); st.Failed != 0 || st.Queued != 1 {
+			t.Errorf("after the purge: %+v", st)
+		}
 	})
 }

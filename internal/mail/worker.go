@@ -31,13 +31,25 @@ type Worker struct {
 	// changes them before Run.
 	Policy backoff.Policy
 	GiveUp time.Duration
+	// KeepFor is how long sent and failed messages stay listed.
+	KeepFor time.Duration
+
+	// lastSweep is when old messages were last given up and purged: a
+	// write, so not done every poll.
+	lastSweep time.Time
 }
+
+// sweepEvery spaces the sweeps of the outbox.
+const sweepEvery = time.Minute
+
+// KeepSentFor is how long sent and failed messages stay in the outbox.
+const KeepSentFor = 30 * 24 * time.Hour
 
 // NewWorker returns a worker that sends o's messages with m, reading the
 // settings for every message.
 func NewWorker(o *Outbox, m *Mailer, settings func() Settings, log *slog.Logger) *Worker {
 	return &Worker{outbox: o, mailer: m, settings: settings, log: log, wake: make(chan struct{}, 1),
-		Poll: time.Second, Policy: RetryPolicy, GiveUp: GiveUpAfter}
+		Poll: time.Second, Policy: RetryPolicy, GiveUp: GiveUpAfter, KeepFor: KeepSentFor}
 }
 
 // Wake makes the worker look at the outbox now (a message was queued).
@@ -77,10 +89,11 @@ func (w *Worker) Run(ctx context.Context) {
 // attempt fails (the server is then likely down: the others wait for
 // their own retry time rather than each waiting for a timeout now).
 func (w *Worker) Pass(ctx context.Context) error {
-	if n, err := w.outbox.expire(ctx, w.GiveUp); err != nil {
-		return err
-	} else if n > 0 {
-		w.log.Warn("email outbox: gave up messages never attempted", "count", n)
+	if time.Since(w.lastSweep) >= sweepEvery {
+		if err := w.sweep(ctx); err != nil {
+			return err
+		}
+		w.lastSweep = time.Now()
 	}
 	if !w.settings().Configured() {
 		return nil // kept until smtp_host and smtp_from are set
@@ -95,6 +108,20 @@ func (w *Worker) Pass(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// sweep gives up the messages queued longer than GiveUp without an
+// attempt and deletes the sent and failed ones older than KeepFor.
+func (w *Worker) sweep(ctx context.Context) error {
+	n, err := w.outbox.expire(ctx, w.GiveUp)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		w.log.Warn("email outbox: gave up messages never attempted", "count", n)
+	}
+	_, err = w.outbox.purge(ctx, w.KeepFor)
+	return err
 }
 
 // sendOne claims one due message and tries it; ok says it went out.
