@@ -53,6 +53,8 @@ test('a link inside the app asks before unsaved typing is discarded', async () =
   await dialog.getByRole('button', { name: 'Keep editing smtp_user' }).click();
   assert.equal(new URL(page.url()).pathname, '/settings');
   assert.equal(await form.getByLabel('New value for smtp_user').inputValue(), 'typed-not-saved');
+  // Back in the field that was being edited.
+  assert.equal(await form.getByLabel('New value for smtp_user').evaluate((el) => el === document.activeElement), true);
 
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Licence' }).click();
   await page.getByRole('dialog', { name: 'Leave without saving?' }).getByRole('button', { name: 'Leave and discard' }).click();
@@ -74,6 +76,7 @@ test("opening another row's editor asks before discarding the first one's typing
   const dialog = page.getByRole('dialog', { name: 'Discard your change to smtp_user?' });
   await dialog.getByRole('button', { name: 'Keep editing smtp_user' }).click();
   assert.equal(await editor('smtp_host').count(), 0);
+  assert.equal(await editor('smtp_user').getByLabel('New value for smtp_user').evaluate((el) => el === document.activeElement), true);
   assert.equal(await editor('smtp_user').getByLabel('New value for smtp_user').inputValue(), 'first-draft');
 
   await row('smtp_host').getByRole('button', { name: 'Edit smtp_host' }).click();
@@ -85,6 +88,17 @@ test("opening another row's editor asks before discarding the first one's typing
   await editor('smtp_port').waitFor();
   assert.equal(await page.getByRole('dialog').count(), 0);
   await editor('smtp_port').getByRole('button', { name: 'Cancel' }).click();
+});
+
+test('a search that would hide the row being edited keeps it and what is typed', async () => {
+  const form = await openEditor('smtp_user');
+  await form.getByLabel('New value for smtp_user').fill('kept-through-search');
+  await page.getByLabel('Search').fill('app_name');
+  await row('app_name').waitFor();
+  assert.equal(await editor('smtp_user').getByLabel('New value for smtp_user').inputValue(), 'kept-through-search');
+  await editor('smtp_user').getByRole('button', { name: 'Cancel' }).click();
+  await page.getByLabel('Search').fill('app_name');
+  assert.equal(await row('smtp_user').count(), 0, 'once closed, the search applies to it again');
 });
 
 test('reloading with unsaved typing asks the browser’s question', async () => {
@@ -134,12 +148,14 @@ test('removing a stored value asks first, naming the key, and can be undone', as
   // Keeping it changes nothing.
   await dialog.getByRole('button', { name: 'Keep it' }).click();
   assert.equal((await api.get('/api/v1/config/killkrill_client_id')).json.value, 'client-before-removal');
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Remove stored value', 'focus is back on the button');
 
   await form.getByRole('button', { name: 'Remove stored value' }).click();
   await page.getByRole('dialog', { name: 'Remove the stored value of killkrill_client_id?' }).getByRole('button', { name: 'Remove stored value' }).click();
   const note = rowNote('killkrill_client_id');
   await note.getByText('Removed the stored value of killkrill_client_id; it now comes from its default.').waitFor();
   assert.equal((await api.get('/api/v1/config/killkrill_client_id')).json.source, 'default');
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Edit killkrill_client_id');
   // The row does not claim the key was never changed; the history lists the changes.
   assert.equal((await row('killkrill_client_id').textContent()).includes('never changed'), false);
   await row('killkrill_client_id').getByText('No stored value').waitFor();

@@ -30,13 +30,16 @@ export function ConfirmDialog({ question, onClose }: { question: Question | null
     noRef.current?.focus();
     return () => {
       if (d.open) d.close();
-      const back = returnTo.current;
-      if (back instanceof HTMLElement && back.isConnected) back.focus();
     };
   }, [question]);
 
   if (!question) return <dialog ref={ref} className="dialog" aria-label="Question" />;
+  // The dialog closes and focus goes back before the answer runs, so
+  // that the answer can move focus on (to the editor it keeps, say).
   const answer = (yes: boolean) => {
+    ref.current?.close();
+    const back = returnTo.current;
+    if (back instanceof HTMLElement && back.isConnected) back.focus();
     onClose();
     if (yes) question.onYes();
     else question.onNo?.();
