@@ -13,7 +13,13 @@ import (
 // ignored (never with its value) and logged; each item states its rule in
 // structured form.
 func TestConfigSourceAndConstraints(t *testing.T) {
-	s := dbtest.Fresh(t, db.SQLite)
+	dbtest.Each(t, func(t *testing.T, s db.Settings) { configSourceAndConstraints(t, s) })
+}
+
+func configSourceAndConstraints(t *testing.T, s db.Settings) {
+	if s.DataDir == "" {
+		s.DataDir = t.TempDir() // the second start must find the first one's encryption key
+	}
 	first := startApp(t, s, map[string]string{"SMTP_PORT": "2525", "SMTP_PASS": "first-secret", "LOG_LEVEL": "debug"})
 	if err := first.Shutdown(t.Context()); err != nil {
 		t.Fatal(err)
