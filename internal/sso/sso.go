@@ -75,19 +75,15 @@ type Options struct {
 	// Now is the clock tokens and assertions are checked against.
 	Now func() time.Time
 	// Sealer seals the SAML service provider's key at rest; without one
-	// SAML sign-in is not available.
+	// SAML sign-in answers that it is unavailable.
 	Sealer Sealer
 }
 
-// Service is single sign-on for one rookery: its settings, and the
-// database where sign-ins under way and accepted assertions are kept.
+// Service is single sign-on for one rookery: the two protocols, sharing
+// the database where sign-ins under way and accepted assertions are kept.
 type Service struct {
 	OIDC *OIDC
 	SAML *SAML
-
-	keys     *config.Standard
-	requests *requests
-	now      func() time.Time
 }
 
 // New builds the service from the standards' settings (read at every
@@ -100,14 +96,12 @@ func New(d *db.DB, keys *config.Standard, o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &Service{keys: keys, requests: &requests{db: d, now: o.Now}, now: o.Now}
-	s.OIDC = &OIDC{keys: keys, requests: s.requests, client: o.HTTPClient, now: o.Now}
-	s.SAML = &SAML{keys: keys, requests: s.requests, db: d, sealer: o.Sealer, client: o.HTTPClient, now: o.Now, ownClock: ownClock}
-	return s
+	q := &requests{db: d, now: o.Now}
+	return &Service{
+		OIDC: &OIDC{keys: keys, requests: q, client: o.HTTPClient, now: o.Now},
+		SAML: &SAML{keys: keys, requests: q, db: d, sealer: o.Sealer, client: o.HTTPClient, now: o.Now, ownClock: ownClock},
+	}
 }
-
-// LocalLoginEnabled reports whether password sign-in is open.
-func (s *Service) LocalLoginEnabled() bool { return s.keys.SSO.LocalLoginEnabled.Get() }
 
 // requestTTL is how long a sign-in may take at the provider.
 const requestTTL = 10 * time.Minute
