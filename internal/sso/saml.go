@@ -114,7 +114,7 @@ func (s *SAML) provider(ctx context.Context, withIdP bool) (*saml.ServiceProvide
 	}
 	key, cert, err := s.spKey(ctx)
 	if err != nil {
-		return nil, unavailable("the sign-in could not be started because the database is unavailable; try again shortly", err)
+		return nil, unavailable("the SAML service provider key could not be read; try again shortly, or ask an admin to check the server log", err)
 	}
 	meta, _ := url.Parse(base + SAMLMetadataPath)
 	acs, _ := url.Parse(base + SAMLACSPath)
