@@ -41,8 +41,10 @@ type apiRoute struct {
 	Params  []apiParam
 	// Request is the body the route reads, nil for none; a value other
 	// than the zero value is also the document's example.
-	Request   any
-	Responses []apiResponse
+	Request any
+	// RequestType is the body's content type, application/json unless set.
+	RequestType string
+	Responses   []apiResponse
 }
 
 // apiParam is a path, query or header parameter.
@@ -142,6 +144,18 @@ func apiRoutes() []apiRoute {
 			Description: "Signs the browser in (the session cookie) when the provider's answer checks out.",
 			Params: []apiParam{{Name: "code", In: "query"}, {Name: "state", In: "query"}, {Name: "error", In: "query"},
 				{Name: "error_description", In: "query"}},
+			Responses: answers(apiResponse{Status: 302, Redirect: true,
+				Description: "Signed in, to the page the sign-in started from; on failure to /login?sso_error=<reason>"})},
+		{Pattern: "GET " + sso.SAMLMetadataPath, Tag: "auth", Summary: "This service provider's SAML metadata, for the identity provider", Feature: sso.FeatureSAML,
+			Responses: answers(apiResponse{Status: 200, Text: true, ContentType: "application/samlmetadata+xml"},
+				apiResponse{Status: 503, Description: "SAML is not set up on this server (the reason says what is missing)"})},
+		{Pattern: "GET /api/v1/auth/saml/login", Tag: "auth", Summary: "Start a SAML sign-in", Feature: sso.FeatureSAML,
+			Params: []apiParam{nextQuery},
+			Responses: answers(apiResponse{Status: 302, Redirect: true,
+				Description: "To the identity provider; on failure to /login?sso_error=<reason>"})},
+		{Pattern: "POST " + sso.SAMLACSPath, Tag: "auth", Summary: "Where the identity provider posts its SAML answer", Feature: sso.FeatureSAML,
+			Description: "Signs the browser in (the session cookie) when the signed answer checks out.",
+			Request:     samlACSForm{}, RequestType: "application/x-www-form-urlencoded",
 			Responses: answers(apiResponse{Status: 302, Redirect: true,
 				Description: "Signed in, to the page the sign-in started from; on failure to /login?sso_error=<reason>"})},
 		{Pattern: "POST /api/v1/auth/logout", Tag: "auth", Summary: "End this session", Role: auth.Viewer,
@@ -283,6 +297,13 @@ func apiRoutes() []apiRoute {
 
 func ptr[T any](v T) *T { return &v }
 
+// samlACSForm is the form of the SAML HTTP-POST binding, as the identity
+// provider posts it.
+type samlACSForm struct {
+	SAMLResponse string `json:"SAMLResponse"`
+	RelayState   string `json:"RelayState,omitempty"`
+}
+
 // openAPIDocument builds the document of routes.
 func openAPIDocument(routes []apiRoute) (map[string]any, error) {
 	ss := newSchemaSet()
@@ -386,7 +407,11 @@ func operation(ss *schemaSet, rt apiRoute, method, path string) (map[string]any,
 		if !reflect.ValueOf(rt.Request).IsZero() {
 			media["example"] = rt.Request
 		}
-		op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": media}}
+		ct := rt.RequestType
+		if ct == "" {
+			ct = "application/json"
+		}
+		op["requestBody"] = map[string]any{"required": true, "content": map[string]any{ct: media}}
 	}
 	responses := map[string]any{}
 	add := func(r apiResponse) {
