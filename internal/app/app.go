@@ -120,7 +120,7 @@ func New(ctx context.Context, s Settings, log *slog.Logger, o Options) (*App, er
 		Config: core.Config, Keys: core.Keys.Standard, Auth: core.Auth, DB: probe{a}, License: a.License, Teams: a.Teams, AI: a.AI, Log: log, Registry: a.Registry,
 		Throttle: auth.NewThrottle(nil), SecureCookies: s.SecureCookies, TrustedProxies: s.TrustedProxies, OnRequest: a.logRequest, UI: web.Handler(),
 		Mail: a.Mail, Integrations: a.integrations, KillKrill: a.killkrillReport, IntegrationTests: a.integrationTests(),
-		SSO: sso.New(core.DB, core.Keys.Standard, sso.Options{}),
+		SSO: sso.New(core.DB, core.Keys.Standard, sso.Options{Sealer: core.Sealer}),
 	})
 	for _, r := range o.Extension.Routes {
 		a.API.Route(r.Pattern, r.Handler, r.Guard)

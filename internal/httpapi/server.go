@@ -58,7 +58,7 @@ type Deps struct {
 	// IntegrationTests are the connection tests of
 	// POST /api/v1/integrations/{name}/test, by name.
 	IntegrationTests IntegrationTests
-	// SSO is single sign-on (OIDC); nil offers none.
+	// SSO is single sign-on (OIDC and SAML); nil offers none.
 	SSO *sso.Service
 	// Mail sends email (test sends, password resets, invitations); nil
 	// leaves those routes answering 503.
