@@ -137,7 +137,9 @@ func TestEmailPasswordReset(t *testing.T) {
 		func() (int, map[string]any) {
 			return emailCall(t, ta, "GET", "/api/v1/auth/password/reset?token="+url.QueryEscape(token), "", nil)
 		},
-		func() (int, map[string]any) { return emailCall(t, ta, "GET", "/api/v1/auth/password/reset?token=made-up", "", nil) },
+		func() (int, map[string]any) {
+			return emailCall(t, ta, "GET", "/api/v1/auth/password/reset?token=made-up", "", nil)
+		},
 	} {
 		if st, m := try(); st != 400 || m["error"] != "This link is not valid: it was already used, has expired, or was never issued." {
 			t.Errorf("used or unknown token: %d %v", st, m)
