@@ -326,3 +326,30 @@ func TestLicenceExpiryNotices(t *testing.T) {
 		t.Fatalf("%d notices, want the 7-day and the 1-day one", len(got))
 	}
 }
+
+// Reset requests are throttled like sign-ins: past login_max_attempts
+// for one address the answer is 429 with Retry-After, whoever it names.
+func TestEmailForgotThrottled(t *testing.T) {
+	srv := startSMTP(t, mailtest.Options{})
+	env := smtpEnv(srv)
+	env["LOGIN_MAX_ATTEMPTS"] = "2"
+	ta := newSQLiteApp(t, env)
+	for i := range 2 {
+		if st, m := emailCall(t, ta, "POST", "/api/v1/auth/password/forgot", "", map[string]string{"email": "nobody@example.com"}); st != 202 {
+			t.Fatalf("request %d: %d %v", i+1, st, m)
+		}
+	}
+	st, m := emailCall(t, ta, "POST", "/api/v1/auth/password/forgot", "", map[string]string{"email": "nobody@example.com"})
+	if st != 429 || !strings.Contains(fmt.Sprint(m["error"]), "too many password reset requests") {
+		t.Errorf("third request: %d %v", st, m)
+	}
+	// Made-up links count against the address too.
+	for i := range 8 {
+		if st, _ := emailCall(t, ta, "POST", "/api/v1/auth/password/reset", "", map[string]string{"token": fmt.Sprint("guess-", i), "password": "a-long-enough-password"}); st != 400 {
+			t.Fatalf("guess %d: %d", i+1, st)
+		}
+	}
+	if st, _ := emailCall(t, ta, "POST", "/api/v1/auth/password/reset", "", map[string]string{"token": "guess-9", "password": "a-long-enough-password"}); st != 429 {
+		t.Errorf("ninth guess: %d, want 429", st)
+	}
+}
