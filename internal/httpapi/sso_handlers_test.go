@@ -653,3 +653,44 @@ func TestOIDCUserLimitUnderConcurrency(t *testing.T) {
 		}
 	})
 }
+
+// TestOIDCSameUserConcurrently: one new user signing in from many
+// browsers at once gets one account, and every browser is signed in.
+func TestOIDCSameUserConcurrently(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, set db.Settings) {
+		e := newSSOEnv(t, set, nil, nil)
+		e.idp.SetUser(ssotest.User{Subject: "s-twin", Email: "twin@example.com", EmailVerified: true, Groups: []string{"ops"}})
+		const tries = 8
+		browsers := make([]*http.Client, tries)
+		callbacks := make([]string, tries)
+		for i := range tries {
+			browsers[i] = e.browser()
+			callbacks[i] = e.start(browsers[i], "/")
+		}
+		var wg sync.WaitGroup
+		locs := make([]string, tries)
+		for i := range tries {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, err := browsers[i].Get(callbacks[i])
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+				locs[i] = resp.Header.Get("Location")
+			}()
+		}
+		wg.Wait()
+		for i, loc := range locs {
+			if loc != "/" {
+				t.Errorf("browser %d landed on %q", i, loc)
+			}
+		}
+		users, err := e.users.List(context.Background())
+		if err != nil || len(users) != 1 || users[0].Email != "twin@example.com" || users[0].Role != auth.Maintainer {
+			t.Fatalf("users %+v (%v), want one maintainer twin@example.com", users, err)
+		}
+	})
+}
