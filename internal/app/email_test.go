@@ -353,3 +353,27 @@ func TestEmailForgotThrottled(t *testing.T) {
 		t.Errorf("ninth guess: %d, want 429", st)
 	}
 }
+
+// A settings change applies to the next message, without a restart.
+func TestEmailSettingsApplyAtOnce(t *testing.T) {
+	first := startSMTP(t, mailtest.Options{})
+	second := startSMTP(t, mailtest.Options{})
+	ta := newSQLiteApp(t, smtpEnv(first))
+	admin := ta.admin()
+	if st, m := emailCall(t, ta, "PUT", "/api/v1/config/smtp_port", admin, map[string]any{"value": second.Port}); st != 200 {
+		t.Fatalf("change smtp_port: %d %v", st, m)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for ta.Keys.SMTP.Port.Get() != int64(second.Port) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st, m := emailCall(t, ta, "POST", "/api/v1/auth/password/forgot", "", map[string]string{"email": adminEmail}); st != 202 {
+		t.Fatalf("forgot: %d %v", st, m)
+	}
+	if _, err := second.WaitFor(1, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(first.Messages()); n != 0 {
+		t.Errorf("%d messages went to the old server", n)
+	}
+}
