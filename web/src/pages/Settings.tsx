@@ -94,12 +94,12 @@ export function SettingsPage() {
   const draftRef = useRef(draft);
   draftRef.current = draft;
   const onDraft = useCallback(
-    (d: Draft | null) => {
+    (key: string, d: Draft | null) => {
       setDraft(d);
-      if (!d) return;
-      const item = list.data?.find((c) => c.key === d.key);
-      // A typed secret stays in the page only, never in storage.
-      if (!item?.is_sensitive) saveDraft(user.id, d);
+      const item = list.data?.find((c) => c.key === key);
+      // Typing undone is no draft; a typed secret stays in the page only, never in storage.
+      if (!d || item?.is_sensitive) dropDraft(user.id, key);
+      else saveDraft(user.id, d);
     },
     [list.data, user.id],
   );

@@ -49,7 +49,7 @@ export interface EditorProps {
   me: { id: number; email: string };
   appName: string;
   restored?: Draft;
-  onDraft(d: Draft | null): void;
+  onDraft(key: string, d: Draft | null): void;
   onSaved(next: ConfigItem): void;
   onRemoved(prev: ConfigItem, next: ConfigItem | null): void;
   onCancel(): void;
@@ -76,6 +76,8 @@ export function Editor({ item, limits, me, appName, restored, onDraft, onSaved, 
   const [theirs, setTheirs] = useState<Theirs | null>(null);
   const [saving, setSaving] = useState(false);
   const [reveal, setReveal] = useState(false);
+  // Secrets the server asks for again because this key says where they go.
+  const [reentry, setReentry] = useState<{ secrets: string[]; typed: Record<string, string>; problems: Record<string, string> } | null>(null);
   const refusedRemoval = useRef(false);
 
   useEffect(() => {
@@ -87,7 +89,7 @@ export function Editor({ item, limits, me, appName, restored, onDraft, onSaved, 
   // Tell the page what is unsaved, so that leaving can be questioned and
   // the typing survives a sign-in.
   useEffect(() => {
-    onDraft(dirty ? { key: item.key, text, bool, base } : null);
+    onDraft(item.key, dirty ? { key: item.key, text, bool, base } : null);
   }, [dirty, text, bool, base, item.key, onDraft]);
 
   // A change made elsewhere (another admin, another tab, the answer to a
@@ -137,8 +139,10 @@ export function Editor({ item, limits, me, appName, restored, onDraft, onSaved, 
   const shownError = problem || serverSaid?.message || '';
   const unchanged = item.is_sensitive ? text === '' : item.type === 'boolean' ? String(bool) === item.value : text === initialText(item);
 
+  const missing = reentry?.secrets.filter((k) => !reentry.typed[k]) ?? [];
   let why = '';
   if (problem) why = 'Correct the value above to save it.';
+  else if (missing.length > 0 && !unchanged) why = `Type ${missing.join(' and ')} again to save.`;
   else if (item.is_sensitive && text === '') why = 'Type a new value to save it.';
   else if (unchanged) why = theirs && dirty ? 'Nothing to save: the value in force is already the one you typed.' : 'Nothing to save: this is the value in force.';
 
@@ -149,8 +153,23 @@ export function Editor({ item, limits, me, appName, restored, onDraft, onSaved, 
     setServed(null);
     setFormError(null);
     const value = item.type === 'boolean' ? bool : item.type === 'integer' ? text.trim() : text;
+    const path = `/api/v1/config/${encodeURIComponent(item.key)}`;
     try {
-      const r = await request<{ config: ConfigItem }>(`/api/v1/config/${encodeURIComponent(item.key)}`, {
+      if (reentry) {
+        // The key and its secrets go together in one batch. The batch
+        // checks the configuration's revision, not this key's version, so
+        // the version is checked just before.
+        const now = await get<ConfigItem>(path);
+        if (now.version !== base) {
+          onChanged(now);
+          setSaving(false);
+          return;
+        }
+        await request('/api/v1/config', { method: 'PATCH', body: { values: { [item.key]: value, ...reentry.typed } } });
+        onSaved(await get<ConfigItem>(path));
+        return;
+      }
+      const r = await request<{ config: ConfigItem }>(path, {
         method: 'PUT',
         body: { value },
         headers: { 'If-Match': `"v${base}"` },
@@ -169,6 +188,19 @@ export function Editor({ item, limits, me, appName, restored, onDraft, onSaved, 
     }
     if (err.status === 400 && typeof err.body.reason === 'string' && typed) {
       setServed({ ...typed, refusal: refusal(item.key, err.body.reason) });
+      return;
+    }
+    if (err.status === 409 && err.body.error === 'secret_reentry_required' && Array.isArray(err.body.keys)) {
+      setReentry({ secrets: err.body.keys.filter((k): k is string => typeof k === 'string'), typed: {}, problems: {} });
+      return;
+    }
+    const problems = err.body.problems;
+    if (err.status === 400 && reentry && problems && typeof problems === 'object') {
+      // A batch's refusals, key by key: this key's under its field, the
+      // secrets' under theirs.
+      const byKey = problems as Record<string, string>;
+      if (byKey[item.key] && typed) setServed({ ...typed, refusal: refusal(item.key, byKey[item.key]!) });
+      setReentry({ ...reentry, problems: Object.fromEntries(reentry.secrets.filter((k) => byKey[k]).map((k) => [k, refusal(k, byKey[k]!).message])) });
       return;
     }
     if (err.status === 412) {
@@ -345,6 +377,35 @@ export function Editor({ item, limits, me, appName, restored, onDraft, onSaved, 
         </div>
       </div>
 
+      {reentry && (
+        <fieldset className="reentry">
+          <legend>Type {reentry.secrets.join(' and ')} again</legend>
+          <p className="hint">
+            Changing {item.key} would send {reentry.secrets.join(' and ')} to a new place, so the server asks for{' '}
+            {reentry.secrets.length === 1 ? 'it' : 'them'} again with this change. Saving stores them together.
+          </p>
+          {reentry.secrets.map((k) => (
+            <div key={k} className="reentry-field">
+              <label htmlFor={`${id}-again-${k}`}>{k}</label>
+              <input
+                id={`${id}-again-${k}`}
+                type="password"
+                autoComplete="new-password"
+                value={reentry.typed[k] ?? ''}
+                aria-invalid={Boolean(reentry.problems[k])}
+                aria-describedby={reentry.problems[k] ? `${id}-again-${k}-err` : undefined}
+                onChange={(e) => setReentry({ ...reentry, typed: { ...reentry.typed, [k]: e.target.value }, problems: { ...reentry.problems, [k]: '' } })}
+              />
+              {reentry.problems[k] && (
+                <p className="msg msg-error" id={`${id}-again-${k}-err`}>
+                  {reentry.problems[k]}
+                </p>
+              )}
+            </div>
+          ))}
+        </fieldset>
+      )}
+
       {formError && (
         <div className="msg msg-error" role="alert">
           <p>{formError.message}</p>
@@ -490,7 +551,7 @@ function hintFor(item: ConfigItem, limits: ConfigConstraints, appName: string): 
     );
   }
   const rangeSaid = item.type === 'integer' && limits.min !== undefined && limits.max !== undefined;
-  if (item.rule && !rangeSaid) parts.push(`It must be ${item.rule}.`);
+  if (item.rule && !rangeSaid && item.type !== 'json') parts.push(`It must be ${item.rule}.`);
   if (item.default) parts.push(`Default: ${item.default}.`);
   parts.push(sourceText(item));
   return parts.join(' ');
