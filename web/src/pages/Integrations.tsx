@@ -389,7 +389,6 @@ function MarchProxyCard({ m }: { m?: Integrations['marchproxy'] }) {
   return (
     <section className="panel" aria-labelledby="mp-title">
       <h2 id="mp-title">MarchProxy</h2>
-      <SettingsLink q="marchproxy" what="MarchProxy" />
       <p className="muted">
         The services rookery would import into the gateway{m?.cluster_id !== undefined ? ` (cluster ${m.cluster_id})` : ''}
         {m?.api ? (
@@ -401,6 +400,7 @@ function MarchProxyCard({ m }: { m?: Integrations['marchproxy'] }) {
         . Import them with <code>rookery marchproxy import</code>. The application&apos;s other services come
         from the <code>marchproxy_extras</code> setting.
       </p>
+      <SettingsLink q="marchproxy" what="MarchProxy" />
       {!m ? (
         <p className="muted">Not reported.</p>
       ) : m.error ? (
@@ -531,6 +531,7 @@ function EmailCard({ e }: { e: Email }) {
         <p className="muted">Last sent: {e.last_sent_at ? `${localTime(e.last_sent_at)} (${ago(e.last_sent_at)})` : 'nothing yet'}.</p>
       )}
       {e.last_error && <Problem detail={e.last_error}>The last attempt to send an email failed.</Problem>}
+      {e.configured && <TestConnection name="email" title="the SMTP server" />}
     </section>
   );
 }

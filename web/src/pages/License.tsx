@@ -113,7 +113,7 @@ export function LicensePage() {
               <div>
                 <dt>Expires</dt>
                 <dd>
-                  {l.expires_at ? localDate(l.expires_at) : 'No expiry date'}
+                  {l.expires_at ? localDate(l.expires_at) : l.valid ? 'No expiry date' : '—'}
                   {days !== null && (
                     <span className={`sub ${days < 0 ? 'bad' : days < 30 ? 'warn' : ''}`}>
                       {days < 0 ? 'expired' : days === 0 ? 'today' : `in ${days} days`}
