@@ -201,6 +201,21 @@ func (s *Server) aiGenerate(w http.ResponseWriter, r *http.Request) {
 	s.streamSSE(w, r, st, start)
 }
 
+// The events of a streamed generation.
+type (
+	streamDelta struct {
+		Text string `json:"text"`
+	}
+	streamDone struct {
+		FinishReason string         `json:"finish_reason"`
+		Usage        waddleai.Usage `json:"usage"`
+		Model        string         `json:"model"`
+	}
+	streamError struct {
+		Error string `json:"error"`
+	}
+)
+
 // streamSSE relays the gateway's stream to the browser as Server-Sent
 // Events: "delta" events with text, then "done" with usage, or "error".
 func (s *Server) streamSSE(w http.ResponseWriter, r *http.Request, st *waddleai.Stream, start time.Time) {
@@ -228,11 +243,11 @@ func (s *Server) streamSSE(w http.ResponseWriter, r *http.Request, st *waddleai.
 			if errors.Is(err, waddleai.ErrTimeout) {
 				msg = "the AI gateway stopped answering within waddleai_timeout"
 			}
-			send("error", map[string]string{"error": msg})
+			send("error", streamError{Error: msg})
 			return
 		}
 		if t := c.Text(); t != "" {
-			send("delta", map[string]string{"text": t})
+			send("delta", streamDelta{Text: t})
 		}
 		if f := c.FinishReason(); f != "" {
 			finish = f
@@ -240,5 +255,5 @@ func (s *Server) streamSSE(w http.ResponseWriter, r *http.Request, st *waddleai.
 	}
 	u, _ := st.Usage()
 	s.observeAI(r, "generate", "stream", st.Model(), u, start, nil)
-	send("done", map[string]any{"finish_reason": finish, "usage": u, "model": st.Model()})
+	send("done", streamDone{FinishReason: finish, Usage: u, Model: st.Model()})
 }

@@ -255,6 +255,14 @@ type eventChange struct {
 	New string `json:"new"`
 }
 
+// configEvent is the data of a config event: the revision it brings the
+// client to, and for "change" which keys changed and how.
+type configEvent struct {
+	Revision int64         `json:"revision"`
+	Keys     []string      `json:"keys,omitempty"`
+	Changes  []eventChange `json:"changes,omitempty"`
+}
+
 // eventBuffer bounds the changes waiting for a slow client; past it the
 // client is told to reload instead.
 const eventBuffer = 64
@@ -285,7 +293,7 @@ func (s *Server) configEvents(w http.ResponseWriter, r *http.Request) {
 			}
 			changes = append(changes, ec)
 		}
-		ev := event{"change", map[string]any{"revision": c.New.Revision, "keys": c.Keys, "changes": changes}}
+		ev := event{"change", configEvent{Revision: c.New.Revision, Keys: c.Keys, Changes: changes}}
 		// Never block the reloading goroutine on a client.
 		select {
 		case ch <- ev:
@@ -312,7 +320,7 @@ func (s *Server) configEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	// The first event says where the client starts, so it can tell a
 	// change it already has from one it missed.
-	if !send("ready", map[string]any{"revision": s.cfg.Snapshot().Revision}) {
+	if !send("ready", configEvent{Revision: s.cfg.Snapshot().Revision}) {
 		return
 	}
 	tick := time.NewTicker(eventKeepalive)
@@ -326,7 +334,7 @@ func (s *Server) configEvents(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case <-overflow:
-			if !send("resync", map[string]any{"revision": s.cfg.Snapshot().Revision}) {
+			if !send("resync", configEvent{Revision: s.cfg.Snapshot().Revision}) {
 				return
 			}
 		case <-tick.C:

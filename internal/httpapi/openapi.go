@@ -69,6 +69,9 @@ type apiResponse struct {
 	Text bool
 	// Redirect marks a 302 whose Location is the answer.
 	Redirect bool
+	// Events are the Server-Sent Events of a text/event-stream answer: the
+	// Go type of each event's data, by event name.
+	Events map[string]any
 }
 
 func ok(status int, body any) apiResponse { return apiResponse{Status: status, Body: body} }
@@ -243,7 +246,8 @@ func apiRoutes() []apiRoute {
 			Responses: answers(apiResponse{Status: 200, Body: map[string]any{}, ContentType: "application/schema+json"})},
 		{Pattern: "GET /api/v1/config/events", Tag: "config", Summary: "Stream of committed configuration changes (Server-Sent Events)", Role: auth.Admin,
 			Description: `Events: "ready" {"revision"} first, then "change" {"revision", "keys", "changes": [{"key", "old", "new"}]} per change on any replica, "resync" {"revision"} when the client fell behind and should reload.`,
-			Responses:   answers(apiResponse{Status: 200, Text: true, ContentType: "text/event-stream"})},
+			Responses: answers(apiResponse{Status: 200, Text: true, ContentType: "text/event-stream",
+				Events: map[string]any{"ready": configEvent{}, "change": configEvent{}, "resync": configEvent{}}})},
 
 		{Pattern: "GET /api/v1/license", Tag: "license", Summary: "The licence, its entitlements and usage", Role: auth.Viewer,
 			Responses: answers(ok(200, licenseAnswer{}))},
@@ -281,7 +285,8 @@ func apiRoutes() []apiRoute {
 			Description: `With ?stream=true the answer is Server-Sent Events: "delta" {"text"} events, then "done" {"finish_reason", "usage", "model"} or "error" {"error"}.`,
 			Params:      []apiParam{{Name: "stream", In: "query", Type: "boolean", Description: "Stream the answer as Server-Sent Events."}},
 			Request:     aiGenerateRequest{Prompt: "Write a release note for version 2."},
-			Responses:   answers(ok(200, aiGenerateAnswer{}), apiResponse{Status: 200, Text: true, ContentType: "text/event-stream"}, ai)},
+			Responses: answers(ok(200, aiGenerateAnswer{}), apiResponse{Status: 200, Text: true, ContentType: "text/event-stream",
+				Events: map[string]any{"delta": streamDelta{}, "done": streamDone{}, "error": streamError{}}}, ai)},
 
 		{Pattern: "GET /api/v1/integrations", Tag: "integrations", Summary: "The state of every outside service", Role: auth.Admin,
 			Responses: answers(ok(200, Integrations{}))},
@@ -442,6 +447,13 @@ func operation(ss *schemaSet, rt apiRoute, method, path string) (map[string]any,
 			schema = ss.ref(reflect.TypeOf(r.Body))
 		}
 		media := map[string]any{"schema": schema}
+		if len(r.Events) > 0 {
+			events := map[string]any{}
+			for name, data := range r.Events {
+				events[name] = ss.ref(reflect.TypeOf(data))
+			}
+			media["x-rookery-events"] = events
+		}
 		if r.Body != nil && !r.Text && !reflect.ValueOf(r.Body).IsZero() && reflect.TypeOf(r.Body).Kind() == reflect.Struct {
 			media["example"] = r.Body
 		}

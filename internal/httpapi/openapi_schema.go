@@ -68,7 +68,25 @@ var schemaNames = map[reflect.Type]string{
 // components/schemas (license.Status and telemetry.Status).
 var packagePrefixes = map[string]string{
 	"config": "Config", "license": "License", "killkrill": "KillKrill", "waddleai": "WaddleAI",
-	"marchproxy": "MarchProxy", "telemetry": "Telemetry",
+	"marchproxy": "MarchProxy", "telemetry": "Telemetry", "mail": "Mail",
+}
+
+// initialisms keep their case when an unexported Go name leads with one:
+// aiGatewayAnswer is AIGatewayAnswer.
+var initialisms = map[string]string{"ai": "AI", "api": "API", "id": "ID", "saml": "SAML", "sso": "SSO"}
+
+// exportedName is a Go type name as a schema name: upper case first.
+func exportedName(n string) string {
+	i := strings.IndexFunc(n, unicode.IsUpper)
+	if i < 0 {
+		i = len(n)
+	}
+	if w, ok := initialisms[n[:i]]; ok {
+		return w + n[i:]
+	}
+	r := []rune(n)
+	r[0] = unicode.ToUpper(r[0])
+	return string(r)
 }
 
 var (
@@ -94,9 +112,7 @@ func (ss *schemaSet) name(t reflect.Type) string {
 	if n, ok := schemaNames[t]; ok {
 		return n
 	}
-	n := []rune(t.Name())
-	n[0] = unicode.ToUpper(n[0])
-	name := string(n)
+	name := exportedName(t.Name())
 	pkg := t.PkgPath()[strings.LastIndex(t.PkgPath(), "/")+1:]
 	if p := packagePrefixes[pkg]; p != "" && !strings.HasPrefix(name, p) {
 		name = p + name
