@@ -129,11 +129,30 @@ test('after the session ends mid-edit, signing in again brings the editor back w
   const back = editor('smtp_from');
   await back.waitFor();
   assert.equal(await back.getByLabel('New value for smtp_from').inputValue(), 'after-sign-in@example.com');
-  await back.getByText('Your unsaved value was kept while you signed in again. It is not saved yet.').waitFor();
+  await back.getByText('Your unsaved value was kept. It is not saved yet.').waitFor();
   await checkA11y(page, 'an editor brought back after signing in');
   await back.getByRole('button', { name: 'Save' }).click();
   await rowNote('smtp_from').getByText('Saved smtp_from.').waitFor();
   assert.equal((await api.get('/api/v1/config/smtp_from')).json.value, 'after-sign-in@example.com');
+});
+
+test("the browser's Back button keeps the typing for when the page is opened again", async () => {
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  await nav.getByRole('link', { name: 'Licence' }).click();
+  await page.waitForURL(/\/license$/);
+  await nav.getByRole('link', { name: 'Settings' }).click();
+  await row('smtp_user').waitFor();
+  const form = await openEditor('smtp_user');
+  await form.getByLabel('New value for smtp_user').fill('typed-before-back');
+  await page.goBack();
+  await page.waitForURL(/\/license$/);
+  await page.goForward();
+  const back = editor('smtp_user');
+  await back.waitFor();
+  assert.equal(await back.getByLabel('New value for smtp_user').inputValue(), 'typed-before-back');
+  await back.getByText('Your unsaved value was kept. It is not saved yet.').waitFor();
+  await back.getByRole('button', { name: 'Cancel' }).click();
+  assert.equal((await api.get('/api/v1/config/smtp_user')).json.value, '', 'nothing was saved');
 });
 
 test('removing a stored value asks first, naming the key, and can be undone', async () => {

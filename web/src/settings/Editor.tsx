@@ -327,7 +327,7 @@ export function Editor({ item, limits, me, appName, restored, onDraft, onSaved, 
 
   return (
     <form className="editor" onSubmit={save} aria-label={`Edit ${item.key}`} noValidate>
-      {restored && <p className="msg msg-info">Your unsaved value was kept while you signed in again. It is not saved yet.</p>}
+      {restored && <p className="msg msg-info">Your unsaved value was kept. It is not saved yet.</p>}
       {theirs && <ChangeNotice theirs={theirs} dirty={dirty} onUseTheirs={useTheirs} onRemoveAnyway={askRemove} onClose={onCancel} />}
       <div className="editor-field">
         <label htmlFor={inputId}>New value for {item.key}</label>
