@@ -191,6 +191,18 @@ func TestSAMLSignIn(t *testing.T) {
 			}
 		})
 
+		t.Run("metadata read from saml_idp_metadata_url", func(t *testing.T) {
+			e := e.on(t)
+			e.set("saml_idp_metadata_url", e.saml.IdP.MetadataURL.String())
+			e.set("saml_idp_metadata_xml", "")
+			defer e.set("saml_idp_metadata_xml", e.saml.MetadataXML())
+			e.saml.SetUser(ssotest.User{Subject: "saml-url", Email: "url.saml@example.com"})
+			b := e.browser()
+			if loc := e.post(b, e.answer(b, "/")); loc != "/" {
+				t.Fatalf("landed on %q", loc)
+			}
+		})
+
 		t.Run("providers offers SAML", func(t *testing.T) {
 			e := e.on(t)
 			m, _ := e.providers()["saml"].(map[string]any)
