@@ -20,10 +20,12 @@ import (
 // back; every failure lands on the login page with a readable reason in
 // sso_error, never on an error page.
 
-// ssoCookiePrefix names the short-lived cookie that binds a sign-in under
-// way to the browser that started it. It is SameSite=Lax: the provider's
-// redirect back is a cross-site top-level navigation, on which Lax
-// cookies are sent and Strict ones are not.
+// ssoCookiePrefix names the short-lived cookie (one per protocol) that
+// binds a sign-in under way to the browser that started it. The OIDC one
+// is SameSite=Lax: the provider's redirect back is a cross-site top-level
+// GET, on which Lax cookies are sent and Strict ones are not. The SAML
+// one must travel with a cross-site POST, so it is SameSite=None and
+// Secure (see samlLogin).
 const ssoCookiePrefix = "rookery_sso_"
 
 // loginPage is where a failed single sign-on sends the browser.
