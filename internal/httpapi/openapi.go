@@ -309,8 +309,16 @@ type samlACSForm struct {
 	RelayState   string `json:"RelayState,omitempty"`
 }
 
+// openAPIDoc is the document's top level, in the order a reader expects.
+type openAPIDoc struct {
+	OpenAPI    string         `json:"openapi"`
+	Info       map[string]any `json:"info"`
+	Paths      map[string]any `json:"paths"`
+	Components map[string]any `json:"components"`
+}
+
 // openAPIDocument builds the document of routes.
-func openAPIDocument(routes []apiRoute) (map[string]any, error) {
+func openAPIDocument(routes []apiRoute) (*openAPIDoc, error) {
 	ss := newSchemaSet()
 	// Every error is {"error": "<sentence>"} plus details some refusals add
 	// (the key, the limit, the role or feature needed...).
@@ -340,17 +348,17 @@ func openAPIDocument(routes []apiRoute) (map[string]any, error) {
 		}
 		item[strings.ToLower(method)] = op
 	}
-	return map[string]any{
-		"openapi": "3.1.0",
-		"info": map[string]any{
+	return &openAPIDoc{
+		OpenAPI: "3.1.0",
+		Info: map[string]any{
 			"title":   "rookery API",
 			"version": "1",
 			"description": "Configuration, licence, users, teams, API keys, AI and integrations of a rookery server. " +
 				"Sign in with POST /api/v1/auth/login and send the token as Authorization: Bearer <token> (or an API key the same way); " +
 				"the web interface uses the session cookie. Every error is {\"error\": \"<sentence>\", ...details}.",
 		},
-		"paths": paths,
-		"components": map[string]any{
+		Paths: paths,
+		Components: map[string]any{
 			"schemas": ss.defs,
 			"securitySchemes": map[string]any{
 				"bearer":  map[string]any{"type": "http", "scheme": "bearer", "description": "A session token from POST /api/v1/auth/login, or an API key (rk_...)."},
