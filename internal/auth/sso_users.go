@@ -2,11 +2,15 @@ package auth
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/rookery/rookery/internal/db"
 )
@@ -33,9 +37,28 @@ type ExternalIdentity struct {
 // when accounts are not created at first sign-in.
 var ErrNoAccount = errors.New("there is no account for this address, and accounts are not created at single sign-on; ask an admin to create yours")
 
-// noPassword is stored as the password hash of accounts created by single
-// sign-on: no bcrypt hash looks like it, so no password matches it.
-const noPassword = "!sso"
+// Accounts created by single sign-on get the bcrypt hash of a random
+// secret nobody ever sees as their password hash: no password matches it,
+// and checking one takes as long as for any account, so a sign-in attempt
+// does not tell that the account signs in elsewhere.
+var (
+	noPasswordOnce sync.Once
+	noPassword     string
+	noPasswordErr  error
+)
+
+func ssoPasswordHash(cost int) (string, error) {
+	noPasswordOnce.Do(func() {
+		secret := make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			noPasswordErr = err
+			return
+		}
+		h, err := bcrypt.GenerateFromPassword(secret, cost)
+		noPassword, noPasswordErr = string(h), err
+	})
+	return noPassword, noPasswordErr
+}
 
 // SignInExternal finds, links or creates the account of a user a provider
 // vouched for, in one transaction under the users lock:
@@ -64,6 +87,12 @@ func (s *Service) SignInExternal(ctx context.Context, id ExternalIdentity) (User
 	if err != nil {
 		return User{}, err
 	}
+	// Made before the transaction, which holds the users lock: bcrypt is
+	// slow on purpose (once per process).
+	hash, err := ssoPasswordHash(s.cost)
+	if err != nil {
+		return User{}, fmt.Errorf("hash: %w", err)
+	}
 	var out User
 	var changed bool
 	err = s.inUsersTx(ctx, func(tx *sql.Tx) error {
@@ -80,7 +109,7 @@ func (s *Service) SignInExternal(ctx context.Context, id ExternalIdentity) (User
 				if !id.AutoCreate {
 					return ErrNoAccount
 				}
-				if u, err = s.createExternal(ctx, tx, email, role, id.Provider, now); err != nil {
+				if u, err = s.createExternal(ctx, tx, email, hash, role, id.Provider, now); err != nil {
 					return err
 				}
 			case err != nil:
@@ -179,7 +208,7 @@ func (s *Service) linkIdentity(ctx context.Context, tx *sql.Tx, u User, provider
 
 // createExternal inserts an account that signs in through provider and
 // has no password, after the licence's user limit allows one more.
-func (s *Service) createExternal(ctx context.Context, tx *sql.Tx, email string, role Role, provider string, now time.Time) (User, error) {
+func (s *Service) createExternal(ctx context.Context, tx *sql.Tx, email, hash string, role Role, provider string, now time.Time) (User, error) {
 	if s.CheckLimit != nil {
 		n, err := s.countActive(ctx, tx, "")
 		if err != nil {
@@ -190,7 +219,7 @@ func (s *Service) createExternal(ctx context.Context, tx *sql.Tx, email string, 
 		}
 	}
 	_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO users (email, password_hash, role, disabled, created_at, updated_at, sign_in_method) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-		email, noPassword, string(role), false, now, now, provider)
+		email, hash, string(role), false, now, now, provider)
 	if db.IsUniqueViolation(err) {
 		return User{}, ErrExists
 	}

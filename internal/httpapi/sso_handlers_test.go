@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -273,6 +274,13 @@ func TestOIDCSignIn(t *testing.T) {
 			}
 			if e.logins("success") < 1 {
 				t.Error("success not counted")
+			}
+			// The account has no password anyone knows.
+			if _, err := e.users.Authenticate(ctx, "ada@example.com", ""); !errors.Is(err, auth.ErrCredentials) {
+				t.Errorf("password sign-in of an SSO account: %v", err)
+			}
+			if _, err := e.users.Authenticate(ctx, "ada@example.com", "rookery-timing-equaliser"); !errors.Is(err, auth.ErrCredentials) {
+				t.Errorf("password sign-in of an SSO account: %v", err)
 			}
 		})
 
