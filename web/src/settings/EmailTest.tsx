@@ -58,10 +58,15 @@ export function EmailTest({ items, draft, defaultTo }: { items: ConfigItem[]; dr
           <label htmlFor="email-test-to">Send it to</label>
           <input id="email-test-to" type="email" autoComplete="email" value={to} onChange={(e) => setTo(e.target.value)} />
         </div>
-        <button className="btn" type="submit" disabled={busy || !to.trim()}>
+        <button className="btn" type="submit" disabled={busy || !to.trim()} aria-describedby={to.trim() ? undefined : 'email-test-why'}>
           {busy ? 'Sending…' : 'Send test email'}
         </button>
       </div>
+      {!to.trim() && (
+        <p className="hint" id="email-test-why">
+          Type the address to send the test email to.
+        </p>
+      )}
       <div className="msg-slot" aria-live="polite">
         {result && (
           <div className={`msg ${result.ok ? 'msg-ok' : 'msg-error'}`}>
