@@ -42,6 +42,7 @@ func (s *Server) Route(pattern string, h http.Handler, g Guard) {
 		h = s.require(min, h.ServeHTTP)
 	}
 	s.mux.Handle(pattern, h)
+	s.mux.declare(pattern, g)
 }
 
 // PrincipalFrom returns who is calling a route behind a guard; ok is false

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/rookery/rookery/config"
@@ -429,6 +430,10 @@ func operation(ss *schemaSet, rt apiRoute, method, path string) (map[string]any,
 	responses := map[string]any{}
 	add := func(r apiResponse) {
 		key := strconv.Itoa(r.Status)
+		if r.Status == 0 { // an answer this document does not know
+			responses["default"] = map[string]any{"description": r.Description}
+			return
+		}
 		resp, _ := responses[key].(map[string]any)
 		if resp == nil {
 			d := r.Description
@@ -536,8 +541,10 @@ func statusDescription(status int) string {
 
 // OpenAPI is the API document of rookery's own routes, as served at
 // /api/v1/openapi.json and committed as docs/openapi.json.
-func OpenAPI() ([]byte, error) {
-	doc, err := openAPIDocument(apiRoutes())
+func OpenAPI() ([]byte, error) { return encodeOpenAPI(apiRoutes()) }
+
+func encodeOpenAPI(routes []apiRoute) ([]byte, error) {
+	doc, err := openAPIDocument(routes)
 	if err != nil {
 		return nil, err
 	}
@@ -551,10 +558,12 @@ func OpenAPI() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// openAPIRoute serves the document, built once.
+// openAPIRoute serves the document, built at the first request, once every
+// route (an application's too) is registered.
 func (s *Server) openAPIRoute() {
-	doc, err := OpenAPI()
+	build := sync.OnceValues(func() ([]byte, error) { return encodeOpenAPI(append(apiRoutes(), s.mux.declared()...)) })
 	s.mux.HandleFunc("GET "+OpenAPIPath, func(w http.ResponseWriter, r *http.Request) {
+		doc, err := build()
 		if err != nil {
 			s.fail(w, r, fmt.Errorf("the API document: %w", err))
 			return

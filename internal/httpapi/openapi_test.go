@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rookery/rookery/internal/auth"
 	"github.com/rookery/rookery/internal/httpapi/contract"
 )
 
@@ -80,6 +82,9 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 	var declared []string
 	for _, r := range apiRoutes() {
 		declared = append(declared, r.Pattern)
+		if r.Summary == "" || r.Tag == "" || !slices.ContainsFunc(r.Responses, func(a apiResponse) bool { return a.Status >= 200 && a.Status < 400 }) {
+			t.Errorf("%s needs a summary, a tag and its successful answer", r.Pattern)
+		}
 	}
 	for _, p := range registered {
 		if !slices.Contains(declared, p) {
@@ -100,6 +105,43 @@ func TestOpenAPIServed(t *testing.T) {
 	doc, _ := OpenAPI()
 	if rec.Code != 200 || rec.Body.String() != string(doc) || !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
 		t.Fatalf("GET %s: %d %q, want the document", OpenAPIPath, rec.Code, rec.Header().Get("Content-Type"))
+	}
+}
+
+// Routes an application adds through Route are in the served document
+// with what their guard asks; the document stays valid.
+func TestOpenAPIServedListsApplicationRoutes(t *testing.T) {
+	s := New(Deps{License: devLicence(t)})
+	s.Route("GET /api/v1/hello/{name}", http.NotFoundHandler(), Guard{Role: auth.Maintainer, Feature: "ai_analysis"})
+	s.Route("POST /api/v1/hello", http.NotFoundHandler(), Guard{SignedIn: true})
+	s.Route("/api/v1/any-method", http.NotFoundHandler(), Guard{})
+	rec := serve(s.Handler(), mustRequest(t, "GET", OpenAPIPath))
+	if _, err := contract.New(context.Background(), rec.Body.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Role       string         `json:"x-rookery-role"`
+			Feature    string         `json:"x-rookery-licence-feature"`
+			Parameters []any          `json:"parameters"`
+			Responses  map[string]any `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	get := doc.Paths["/api/v1/hello/{name}"]["get"]
+	if get.Role != "maintainer" || get.Feature != "ai_analysis" || len(get.Parameters) != 1 || get.Responses["default"] == nil {
+		t.Errorf("GET /api/v1/hello/{name}: %+v", get)
+	}
+	if post := doc.Paths["/api/v1/hello"]["post"]; post.Role != "viewer" {
+		t.Errorf("POST /api/v1/hello (signed in): %+v", post)
+	}
+	if _, ok := doc.Paths["/api/v1/any-method"]; ok {
+		t.Error("a pattern without a method is described")
+	}
+	if _, ok := doc.Paths["/api/v1/config"]; !ok {
+		t.Error("rookery's own routes are missing")
 	}
 }
 
