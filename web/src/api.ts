@@ -264,13 +264,6 @@ export type ConfigConstraints = {
   optional?: boolean;
 };
 
-/** One committed change on GET /api/v1/config/events ("change" events). */
-export type ConfigChangeEvent = {
-  revision: number;
-  keys: string[];
-  changes: { key: string; old: string; new: string }[];
-};
-
 /** The answer of POST /api/v1/email/test (200) and of a refused send (502). */
 export type EmailTestResult = { ok?: boolean; message?: string; error?: string; detail?: string };
 
