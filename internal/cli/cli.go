@@ -69,6 +69,7 @@ func (cl *CLI) Root() *cobra.Command {
 		cl.newConfigCmd(),
 		cl.newUserCmd(),
 		cl.newLicenseCmd(),
+		cl.newSSOCmd(),
 		cl.newMarchProxyCmd(cl.loadMarchProxySettings),
 		cl.newHealthcheckCmd(),
 		cl.newVersionCmd(),

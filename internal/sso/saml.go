@@ -42,9 +42,11 @@ type SAML struct {
 	ownClock bool
 
 	mu sync.Mutex
-	// key and cert are the service provider's, loaded once.
-	key  *rsa.PrivateKey
-	cert *x509.Certificate
+	// key and cert are the service provider's, parsed from keySealed, the
+	// stored row they were read from.
+	key       *rsa.PrivateKey
+	cert      *x509.Certificate
+	keySealed string
 	// fetched is the identity provider's metadata read from
 	// saml_idp_metadata_url, kept for metadataTTL.
 	fetched     *saml.EntityDescriptor
@@ -325,13 +327,11 @@ func (c replayCache) Consume(id string, expires time.Time) error {
 
 // spKey returns the service provider's key and certificate, creating and
 // storing them (sealed) on first use. Replicas racing to create them all
-// end up with the one that was stored first.
+// end up with the one that was stored first. The stored row is read on
+// every call (SAML sign-ins are rare) so that a key rotated with
+// RotateSPKey is used by every replica from its next request; only the
+// parsing is cached.
 func (s *SAML) spKey(ctx context.Context) (*rsa.PrivateKey, *x509.Certificate, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.key != nil {
-		return s.key, s.cert, nil
-	}
 	if s.sealer == nil {
 		return nil, nil, errors.New("no sealer for the SAML service provider key")
 	}
@@ -359,6 +359,11 @@ func (s *SAML) spKey(ctx context.Context) (*rsa.PrivateKey, *x509.Certificate, e
 	if err != nil {
 		return nil, nil, fmt.Errorf("read the SAML key: %w", err)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.key != nil && s.keySealed == stored {
+		return s.key, s.cert, nil
+	}
 	plain, err := s.sealer.Open(spKeyName, stored)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open the SAML key: %w", err)
@@ -367,8 +372,46 @@ func (s *SAML) spKey(ctx context.Context) (*rsa.PrivateKey, *x509.Certificate, e
 	if err != nil {
 		return nil, nil, err
 	}
-	s.key, s.cert = key, cert
+	s.key, s.cert, s.keySealed = key, cert, stored
 	return key, cert, nil
+}
+
+// RotateSPKey replaces the service provider's key and certificate with
+// new ones and returns the new certificate. Sign-ins started before the
+// rotation fail at the ACS if the identity provider encrypted or checked
+// them against the old certificate; identity providers that read the SP
+// metadata must be given the new metadata (GET /api/v1/auth/saml/metadata).
+func RotateSPKey(ctx context.Context, d *db.DB, sealer Sealer, now time.Time) (*x509.Certificate, error) {
+	pemText, err := newSPKey(now)
+	if err != nil {
+		return nil, err
+	}
+	_, cert, err := parseSPKey(pemText)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := sealer.Seal(spKeyName, pemText)
+	if err != nil {
+		return nil, fmt.Errorf("seal the SAML key: %w", err)
+	}
+	tx, err := d.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("rotate the SAML key: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, d.Rebind(`UPDATE app_secrets SET secret_value = ?, created_at = ? WHERE name = ?`), sealed, now.UTC(), spKeyName)
+	if err != nil {
+		return nil, fmt.Errorf("rotate the SAML key: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if _, err := tx.ExecContext(ctx, d.Rebind(`INSERT INTO app_secrets (name, secret_value, created_at) VALUES (?, ?, ?)`), spKeyName, sealed, now.UTC()); err != nil {
+			return nil, fmt.Errorf("store the SAML key: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("rotate the SAML key: %w", err)
+	}
+	return cert, nil
 }
 
 // newSPKey makes an RSA key and a self-signed certificate for it (ten
