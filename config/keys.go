@@ -121,11 +121,14 @@ func NewStandard() *Standard {
 			From: String("smtp_from", Email, Describe("Sender address of outgoing mail"), Validate(Optional(EmailAddress()))),
 			TLS: String("smtp_tls", Email, Default("starttls"),
 				Describe("Encryption of the SMTP connection: starttls (upgrade, required), tls (implicit TLS, usually port 465) or none (only to this machine unless smtp_allow_insecure)"),
-				Validate(OneOf("starttls", "tls", "none"))),
+				// Whether the password crosses the network in clear is decided
+				// here, so a change asks for the password again, as for the host.
+				Validate(OneOf("starttls", "tls", "none")), Carries("smtp_pass")),
 			Timeout: Seconds("smtp_timeout", Email, Default("10"),
 				Describe("Seconds to wait for the SMTP server to connect and answer each command"), Validate(Range(1, 300))),
 			AllowInsecure: Bool("smtp_allow_insecure", Email, Default("false"),
-				Describe("Allow smtp_tls=none to a server other than this machine (the password and messages then cross the network unencrypted)")),
+				Describe("Allow smtp_tls=none to a server other than this machine (the password and messages then cross the network unencrypted)"),
+				Carries("smtp_pass")),
 		},
 
 		WaddleAI: WaddleAISettings{

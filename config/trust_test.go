@@ -59,6 +59,8 @@ func TestRegistryChecksCarries(t *testing.T) {
 		"marchproxy_api":        {"marchproxy_password", "cluster_api_key"},
 		"smtp_host":             {"smtp_pass"},
 		"smtp_port":             {"smtp_pass"},
+		"smtp_tls":              {"smtp_pass"},
+		"smtp_allow_insecure":   {"smtp_pass"},
 		"config_webhook_url":    {"config_webhook_secret"},
 		"oidc_issuer_url":       {"oidc_client_secret"},
 	}
