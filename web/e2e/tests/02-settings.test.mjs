@@ -254,6 +254,32 @@ test('a sensitive value is typed into a password field and never shown', async (
   await row('smtp_pass').getByRole('button', { name: 'History of smtp_pass' }).click();
 });
 
+test('changing where a secret goes asks for the secret again, and saves both together', async () => {
+  const put = await api.call('PUT', '/api/v1/config/smtp_pass', { value: 'e2e-reentry-secret' });
+  assert.equal(put.status, 200, put.text);
+  try {
+    const form = await openEditor('smtp_host');
+    await form.getByLabel('New value for smtp_host').fill('mail.example.com');
+    await form.getByRole('button', { name: 'Save' }).click();
+    const again = form.getByRole('group', { name: 'Type smtp_pass again' });
+    await again.getByText('Changing smtp_host would send smtp_pass to a new place').waitFor();
+    // The API's advice about PATCH requests is not shown to a person.
+    assert.equal((await form.textContent()).includes('PATCH'), false);
+    await form.getByText('Type smtp_pass again to save.').waitFor();
+    assert.equal(await form.getByRole('button', { name: 'Save' }).isDisabled(), true);
+    await checkA11y(page, 'a secret asked for again');
+    await again.getByLabel('smtp_pass').fill('e2e-reentry-secret');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await page.locator('.row-note[data-note-for="smtp_host"]').getByText('Saved smtp_host.').waitFor();
+    assert.equal((await stored('smtp_host')).value, 'mail.example.com');
+    const h = (await api.get('/api/v1/config/smtp_pass/history?limit=1')).json.history[0];
+    assert.equal(h.actor, env.email, 'the secret was saved with it');
+  } finally {
+    await api.call('DELETE', '/api/v1/config/smtp_pass');
+    await api.call('DELETE', '/api/v1/config/smtp_host');
+  }
+});
+
 test('the history shows each change, who made it and when', async () => {
   await search('app_name');
   await row('app_name').getByRole('button', { name: 'History of app_name' }).click();

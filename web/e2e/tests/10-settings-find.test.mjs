@@ -4,7 +4,7 @@
 // stays visible below the sticky search bar, and the test email.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { API, checkA11y, env, fake, launch, newPage, signIn } from '../lib.mjs';
+import { API, checkA11y, env, fake, launch, newPage, phone, signIn } from '../lib.mjs';
 
 let browser, page, api;
 
@@ -79,6 +79,11 @@ test('an address with #key shows that key below the search bar, even when a sear
   assert.ok(box.y >= bar.y + bar.height - 1, `the row (top ${box.y}) is below the search bar (bottom ${bar.y + bar.height})`);
   assert.ok(box.y < page.viewportSize().height, 'the row is on screen');
   assert.ok((await page.evaluate(() => window.scrollY)) > 0, 'the page scrolled to it');
+  // Searching afterwards is not undone by the address.
+  await page.getByLabel('Search').fill('app_name');
+  await row('app_name').waitFor();
+  assert.equal(await row('smtp_port').count(), 0);
+  assert.equal(await page.getByLabel('Search').inputValue(), 'app_name');
 });
 
 test('the category index jumps to each category, which stops below the search bar', async () => {
@@ -101,6 +106,7 @@ test('where a value comes from: stored, copied from the environment, default; a 
   // LICENSE_KEY was copied into the database at the first start.
   await page.getByLabel('Search').fill('license_key');
   await row('license_key').getByText('from LICENSE_KEY', { exact: true }).waitFor();
+  await row('license_key').getByText('copied from LICENSE_KEY', { exact: true }).waitFor();
   let form = await openEditor('license_key');
   await form.getByText('Copied from the environment variable LICENSE_KEY at the first start and stored').waitFor();
   await form.getByRole('button', { name: 'Cancel' }).click();
@@ -208,6 +214,26 @@ test('the "Off" of a switched-off setting is readable', async () => {
   const [fg, bg] = await off.evaluate((el) => [getComputedStyle(el).color, getComputedStyle(el).backgroundColor]);
   assert.ok(contrast(fg, bg) >= 4.5, `"Off" ${fg} on ${bg}`);
   await checkA11y(page, 'a switched-off setting');
+});
+
+test('on a phone: the page and an editor with a message pass axe-core, without sideways scrolling', async () => {
+  const small = await newPage(browser, { viewport: phone, isMobile: true });
+  try {
+    await signIn(small, env.pro);
+    await small.goto(env.pro + '/settings?q=smtp');
+    await small.locator('tr[data-key="smtp_from"]').waitFor();
+    await checkA11y(small, 'the settings page on a phone');
+    await small.locator('tr[data-key="smtp_from"]').getByRole('button', { name: 'Edit smtp_from' }).click();
+    const form = small.getByRole('form', { name: 'Edit smtp_from' });
+    await form.getByLabel('New value for smtp_from').fill('not an address');
+    await form.getByText('Enter an email address, such as ops@example.com.').waitFor();
+    await checkA11y(small, 'an editor with a message on a phone');
+    // No sideways scrolling.
+    assert.ok(await small.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1));
+    await form.getByRole('button', { name: 'Cancel' }).click();
+  } finally {
+    await small.context().close();
+  }
 });
 
 test('"Send test email" uses the values on the page, unsaved ones included, and explains a failure', async () => {

@@ -235,8 +235,15 @@ export function SettingsPage() {
 
   // ---- addresses: #key and the category index ----
 
+  // Arriving at a key happens once per address: searching afterwards is
+  // the reader's own business.
+  const arrived = useRef('');
+
   useEffect(() => {
-    const follow = () => setTarget(decodeURIComponent(window.location.hash.slice(1)));
+    const follow = () => {
+      arrived.current = '';
+      setTarget(decodeURIComponent(window.location.hash.slice(1)));
+    };
     // Back and forward bring their own search and key.
     const back = () => {
       follow();
@@ -252,13 +259,14 @@ export function SettingsPage() {
   }, []);
   const targetKnown = items.some((c) => c.key === target);
   useEffect(() => {
-    if (!targetKnown) return;
+    if (!targetKnown || arrived.current === target) return;
     // A linked key is shown even when the search would hide it.
     if (!shown.some((c) => c.key === target)) {
       setCategory('');
       changeQuery('');
       return;
     }
+    arrived.current = target;
     document.getElementById(target)?.scrollIntoView({ block: 'start' });
   }, [target, targetKnown, shown.length]);
 
@@ -586,7 +594,9 @@ function Updated({ item }: { item: ConfigItem }) {
       <time dateTime={item.last_updated} title={ago(item.last_updated)}>
         {localTime(item.last_updated)}
       </time>
-      <span className="by">by {item.updated_by || 'unknown'}</span>
+      <span className="by">
+        {item.source === 'environment' && item.updated_by === 'system' ? `copied from ${envName(item.key)}` : `by ${item.updated_by || 'unknown'}`}
+      </span>
     </span>
   );
 }

@@ -475,12 +475,12 @@ function ChangeNotice({
       {theirs.adopted ? (
         <p>The field now shows this value.</p>
       ) : dirty ? (
-        <p>Your value is still in the field. Saving replaces theirs with yours.</p>
+        <p>{self ? 'What you typed here is still in the field. Saving replaces the other change with it.' : 'Your value is still in the field. Saving replaces theirs with yours.'}</p>
       ) : null}
       <div className="conflict-actions">
         {!theirs.adopted && dirty && (
           <button type="button" className="btn btn-small" onClick={onUseTheirs}>
-            Use their value
+            {self ? 'Use the new value' : 'Use their value'}
           </button>
         )}
         {theirs.refusedRemoval && stored && (
@@ -490,7 +490,7 @@ function ChangeNotice({
         )}
         {theirs.refusedRemoval && (
           <button type="button" className="btn btn-small" onClick={onClose}>
-            Keep their value
+            {self ? 'Keep the new value' : 'Keep their value'}
           </button>
         )}
       </div>

@@ -21,7 +21,7 @@ class SyntaxProblem {
 }
 
 /** where turns an offset into a 1-based line and column. */
-export function where(text: string, offset: number): { line: number; column: number } {
+function where(text: string, offset: number): { line: number; column: number } {
   const before = text.slice(0, offset);
   const line = before.split('\n').length;
   return { line, column: offset - before.lastIndexOf('\n') };
