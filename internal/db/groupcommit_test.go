@@ -507,3 +507,90 @@ func TestRunTxOnEveryDatabase(t *testing.T) {
 		}
 	})
 }
+
+// A caller whose write was taken into a batch but has not started yet
+// leaves at once when its context ends, without waiting for the batch; the
+// batch passes its write over.
+func TestSQLiteTakenWriteLeavesBeforeItStarts(t *testing.T) {
+	d, _ := dbtest.Open(t, db.SQLite)
+	probeTable(t, d)
+	ctx := context.Background()
+	hold, err := d.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inFirst, letFirstGo := make(chan struct{}), make(chan struct{})
+	firstDone := make(chan error, 1)
+	go func() {
+		firstDone <- d.RunTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			close(inFirst)
+			<-letFirstGo // the batch is busy with this write
+			return insert(d, 1)(ctx, tx)
+		})
+	}()
+	waitQueued(d, 1)
+	leaving, leave := context.WithCancel(ctx)
+	var ran atomic.Bool
+	leftDone := make(chan error, 1)
+	go func() {
+		leftDone <- d.RunTx(leaving, func(ctx context.Context, tx *sql.Tx) error {
+			ran.Store(true)
+			return insert(d, 2)(ctx, tx)
+		})
+	}()
+	waitQueued(d, 2)
+	if err := hold.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	<-inFirst // both writes are in the batch now
+	leave()
+	select {
+	case err := <-leftDone:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a caller whose write had not started waited for its batch")
+	}
+	close(letFirstGo)
+	if err := <-firstDone; err != nil {
+		t.Fatal(err)
+	}
+	if ran.Load() {
+		t.Fatal("the abandoned write ran")
+	}
+	if got := probeRows(t, d); !slices.Equal(got, []int{1}) {
+		t.Fatalf("rows %v, want [1]", got)
+	}
+}
+
+// A panic in a write reaches its caller on every database and leaves
+// nothing behind: its row absent, the next write served.
+func TestPanickingWriteOnEveryDatabase(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s db.Settings) {
+		d := dbtest.OpenSettings(t, s)
+		probeTable(t, d)
+		d.DB.SetMaxOpenConns(1) // a connection kept by the panicking write would stop the next one
+		func() {
+			defer func() {
+				if p := recover(); p != "write went wrong" {
+					t.Fatalf("recovered %v, want the write's panic", p)
+				}
+			}()
+			_ = d.RunTx(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+				if err := insert(d, 1)(ctx, tx); err != nil {
+					return err
+				}
+				panic("write went wrong")
+			})
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := d.RunTx(ctx, insert(d, 2)); err != nil {
+			t.Fatalf("write after the panic: %v", err)
+		}
+		if got := probeRows(t, d); !slices.Equal(got, []int{2}) {
+			t.Fatalf("rows %v, want [2]", got)
+		}
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // ErrNestedWrite is returned when a function running inside RunTx starts
@@ -71,17 +72,19 @@ func (d *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Re
 // shared COMMIT is done (a failed COMMIT reaches every write that would
 // have been committed). There fn runs on a context that keeps ctx's values
 // but not its cancellation, so that one caller leaving cannot interrupt
-// the writes it shares a transaction with; a write whose ctx ends before
-// its turn is not run and returns ctx's error. When a write breaks the
-// shared transaction itself (SQLite rolls the whole transaction back on
-// some failures, a full disk for one), it gets its error and the writes
-// run before it in that transaction are run again in a new one: fn must be
-// safe to run more than once.
+// the writes it shares a transaction with. A write whose ctx ends before
+// its fn starts is not run and its caller gets ctx's error at once, even
+// while its batch waits for SQLite (another process holding the write
+// lock); only the batch's leader waits on. When a write breaks the shared
+// transaction itself (SQLite rolls the whole transaction back on some
+// failures, a full disk for one), it gets its error and the writes run
+// before it in that transaction run again in a new one: fn must be safe
+// to run more than once.
 //
 // fn must not commit or roll back tx, nor start another write of d with
 // the context it was given (ErrNestedWrite). A panic in fn rolls back its
 // savepoint and is raised again in the caller's goroutine. On PostgreSQL
-// and MySQL RunTx is BeginTx, fn and Commit on ctx, one caller at a time.
+// and MySQL RunTx is BeginTx, fn and Commit on ctx: a transaction per call.
 func (d *DB) RunTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	if d.nested(ctx) {
 		return ErrNestedWrite
@@ -110,6 +113,12 @@ func (d *DB) runAlone(ctx context.Context, fn func(ctx context.Context, tx *sql.
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback() // give the connection back before the panic goes on
+			panic(p)
+		}
+	}()
 	if err := fn(context.WithValue(ctx, writingKey{}, d), tx); err != nil {
 		_ = tx.Rollback()
 		return err
@@ -138,9 +147,31 @@ type write struct {
 	err      error
 	panicked any
 	// taken is set, under the queue's lock, when a leader takes the write
-	// into its batch: its caller then waits for the outcome, whatever
-	// becomes of its context.
+	// into its batch.
 	taken bool
+	// state says whether fn has started (running) or the caller left
+	// (abandoned) first; once fn has started, the caller waits for the
+	// outcome whatever becomes of its context.
+	state atomic.Int32
+}
+
+// States of a write taken into a batch.
+const (
+	waiting int32 = iota
+	running
+	abandoned
+)
+
+// claim is the leader's check before it runs w's fn: nil when fn may run
+// (again, after a broken transaction), else why not.
+func (w *write) claim() error {
+	if err := w.ctx.Err(); err != nil {
+		return err
+	}
+	if w.state.CompareAndSwap(waiting, running) || w.state.Load() == running {
+		return nil
+	}
+	return w.ctx.Err() // abandoned: only a caller whose context ended does that
 }
 
 func (w *write) finish(err error, panicked any) {
@@ -196,14 +227,14 @@ func (d *DB) runBatch(conn *sql.Conn, writes []*write, outcome map[*write]result
 	if len(writes) == 1 {
 		// Alone, a write needs no savepoint: the transaction is its own.
 		w := writes[0]
-		r := result{err: w.ctx.Err()}
+		r := result{err: w.claim()}
 		if r.err == nil {
 			r = call(w, tx, d)
 		}
 		if r.err != nil || r.panicked != nil {
 			_ = tx.Rollback()
 		} else if err := tx.Commit(); err != nil {
-			_, _ = conn.ExecContext(bg, `ROLLBACK`) // see below
+			_, _ = conn.ExecContext(bg, `ROLLBACK`) // as after a batch's failed COMMIT, below
 			r.err = fmt.Errorf("commit: %w", err)
 		}
 		outcome[w] = r
@@ -211,7 +242,7 @@ func (d *DB) runBatch(conn *sql.Conn, writes []*write, outcome map[*write]result
 	}
 	var ran []*write
 	for i, w := range writes {
-		if err := w.ctx.Err(); err != nil {
+		if err := w.claim(); err != nil {
 			outcome[w] = result{err: err}
 			continue
 		}
@@ -364,7 +395,10 @@ func (q *writeQueue) join(w *write) (lead bool, err error) {
 	taken := w.taken
 	q.mu.Unlock()
 	if taken {
-		// Its fn may have run already: only the batch can say.
+		if w.state.CompareAndSwap(waiting, abandoned) {
+			return false, w.ctx.Err() // the leader will pass it over
+		}
+		// Its fn has started: only the batch can say what became of it.
 		<-w.done
 		return false, nil
 	}
