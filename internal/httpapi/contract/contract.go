@@ -69,10 +69,13 @@ func New(ctx context.Context, document []byte) (*Checker, error) {
 // Document is the loaded document.
 func (c *Checker) Document() *openapi3.T { return c.doc }
 
-// Check validates one answer to req. Requests outside the document (the
-// web interface, unknown paths) are not checked; HEAD answers have no body
-// to check.
-func (c *Checker) Check(ctx context.Context, req *http.Request, status int, header http.Header, body []byte) error {
+// Check validates one answer to req, whose body was reqBody. Requests
+// outside the document (the web interface, unknown paths) are not checked;
+// HEAD answers have no body to check. A request the server accepted (2xx)
+// must itself be one the document allows: a document stricter than the
+// server would mislead the clients generated from it. Refused requests
+// are not checked, since tests send wrong ones on purpose.
+func (c *Checker) Check(ctx context.Context, req *http.Request, reqBody []byte, status int, header http.Header, body []byte) error {
 	if req.Method == http.MethodHead {
 		return nil
 	}
@@ -83,6 +86,16 @@ func (c *Checker) Check(ctx context.Context, req *http.Request, status int, head
 		return nil
 	}
 	params := m.params
+	if status >= 200 && status < 300 {
+		probe := req.Clone(ctx)
+		probe.Body = io.NopCloser(bytes.NewReader(reqBody))
+		rin := &openapi3filter.RequestValidationInput{Request: probe, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, SkipSettingDefaults: true}}
+		if err := openapi3filter.ValidateRequest(ctx, rin); err != nil {
+			return fmt.Errorf("%s %s was accepted (%d), but %s does not allow the request: %w", req.Method, req.URL.Path, status,
+				strings.ToUpper(route.Method)+" "+route.Path, trim(err))
+		}
+	}
 	in := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
 		Status:                 status,
@@ -132,13 +145,20 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if next == nil {
 		next = http.DefaultTransport
 	}
+	var reqBody []byte
+	if req.GetBody != nil {
+		if rc, err := req.GetBody(); err == nil {
+			reqBody, _ = io.ReadAll(rc)
+			rc.Close()
+		}
+	}
 	resp, err := next.RoundTrip(req)
 	if err != nil {
 		return resp, err
 	}
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		// A stream may never end; its status and type are still checked.
-		if err := t.Checker.Check(req.Context(), req, resp.StatusCode, resp.Header, nil); err != nil && !isBodyError(err) {
+		if err := t.Checker.Check(req.Context(), req, reqBody, resp.StatusCode, resp.Header, nil); err != nil && !isBodyError(err) {
 			t.Report(err)
 		}
 		return resp, nil
@@ -149,7 +169,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return resp, nil // the caller sees the short body
 	}
-	if err := t.Checker.Check(req.Context(), req, resp.StatusCode, resp.Header, body); err != nil {
+	if err := t.Checker.Check(req.Context(), req, reqBody, resp.StatusCode, resp.Header, body); err != nil {
 		t.Report(err)
 	}
 	return resp, nil
@@ -161,9 +181,14 @@ func isBodyError(err error) bool { return strings.Contains(err.Error(), "body") 
 // handler under test.
 func (c *Checker) Handler(next http.Handler, report func(error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var reqBody []byte
+		if r.Body != nil {
+			reqBody, _ = io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(reqBody))
+		}
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		if err := c.Check(r.Context(), r, rec.status, w.Header(), rec.body.Bytes()); err != nil {
+		if err := c.Check(r.Context(), r, reqBody, rec.status, w.Header(), rec.body.Bytes()); err != nil {
 			report(err)
 		}
 	})

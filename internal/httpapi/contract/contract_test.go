@@ -54,7 +54,7 @@ func TestCheck(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			req := httptest.NewRequest(tt.method, tt.path, nil)
-			err := c.Check(context.Background(), req, tt.status, tt.header, []byte(tt.body))
+			err := c.Check(context.Background(), req, nil, tt.status, tt.header, []byte(tt.body))
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Fatalf("unexpected violation: %v", err)
@@ -83,5 +83,31 @@ func TestHandlerReports(t *testing.T) {
 	}
 	if len(got) != 1 || !strings.Contains(got[0].Error(), "418") {
 		t.Fatalf("reports %v, want one about the 418", got)
+	}
+}
+
+// A request the server accepted must be one the document allows; a refused
+// one is not checked (tests send wrong requests on purpose).
+func TestCheckAcceptedRequests(t *testing.T) {
+	c := checker(t)
+	json := http.Header{"Content-Type": {"application/json"}}
+	answer := `{"access_token":"t","token_type":"Bearer","expires_at":"2026-11-30T10:00:00Z","expires_in":3600,` +
+		`"user":{"id":1,"email":"a@b.c","role":"admin","disabled":false,"created_at":"2026-11-30T10:00:00Z","updated_at":"2026-11-30T10:00:00Z",` +
+		`"sign_in_method":"password","last_sign_in_at":null,"invited":false}}`
+	login := func(body string) *http.Request {
+		r := httptest.NewRequest("POST", "/api/v1/auth/login", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		return r
+	}
+	good, bad := `{"email":"a@b.c","password":"p"}`, `{"email":"a@b.c","password":"p","remember":true}`
+	if err := c.Check(context.Background(), login(good), []byte(good), 200, json, []byte(answer)); err != nil {
+		t.Fatalf("a valid exchange was reported: %v", err)
+	}
+	err := c.Check(context.Background(), login(bad), []byte(bad), 200, json, []byte(answer))
+	if err == nil || !strings.Contains(err.Error(), "remember") {
+		t.Fatalf("an accepted request with a field the document does not know: %v, want a violation naming it", err)
+	}
+	if err := c.Check(context.Background(), login(bad), []byte(bad), 400, json, []byte(`{"error":"the body has an unknown field \"remember\""}`)); err != nil {
+		t.Fatalf("a refused request was checked: %v", err)
 	}
 }

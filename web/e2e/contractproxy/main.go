@@ -104,6 +104,12 @@ func newProxy(base *url.URL, checker *contract.Checker, rec *recorder) *httputil
 			// the web interface's files keep their encodings.
 			if checked(r.In.URL.Path) {
 				r.Out.Header.Set("Accept-Encoding", "identity")
+				// Keep the request body for the check of accepted requests.
+				if r.In.Body != nil {
+					body, _ := io.ReadAll(r.In.Body)
+					r.Out.Body = io.NopCloser(bytes.NewReader(body))
+					r.Out = r.Out.WithContext(context.WithValue(r.Out.Context(), requestBodyKey{}, body))
+				}
 			}
 		},
 		// Server-Sent Events go through as they come.
@@ -120,7 +126,7 @@ func newProxy(base *url.URL, checker *contract.Checker, rec *recorder) *httputil
 			}
 			if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 				// A stream may never end: its status and type are checked.
-				if err := checker.Check(req.Context(), req, resp.StatusCode, resp.Header, nil); err != nil && !strings.Contains(err.Error(), "body") {
+				if err := checker.Check(req.Context(), req, requestBody(req), resp.StatusCode, resp.Header, nil); err != nil && !strings.Contains(err.Error(), "body") {
 					rec.add(err)
 				}
 				return nil
@@ -131,12 +137,19 @@ func newProxy(base *url.URL, checker *contract.Checker, rec *recorder) *httputil
 			if err != nil {
 				return err
 			}
-			if err := checker.Check(req.Context(), req, resp.StatusCode, resp.Header, body); err != nil {
+			if err := checker.Check(req.Context(), req, requestBody(req), resp.StatusCode, resp.Header, body); err != nil {
 				rec.add(err)
 			}
 			return nil
 		},
 	}
+}
+
+type requestBodyKey struct{}
+
+func requestBody(r *http.Request) []byte {
+	b, _ := r.Context().Value(requestBodyKey{}).([]byte)
+	return b
 }
 
 // checked says whether the answers of a path are checked: the API's, not
