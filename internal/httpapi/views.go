@@ -157,7 +157,7 @@ type auditAnswer struct {
 
 type configPatchRequest struct {
 	// Values maps keys to their new values; null removes the stored value.
-	Values map[string]json.RawMessage `json:"values"`
+	Values map[string]json.RawMessage `json:"values" openapi:"nonnull"`
 }
 
 // configChanged is one key a batch change wrote.
