@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"time"
 
 	"github.com/rookery/rookery/internal/httpapi"
+	"github.com/rookery/rookery/internal/mail"
 	"github.com/rookery/rookery/internal/neterr"
 	"github.com/rookery/rookery/killkrill"
 	"github.com/rookery/rookery/license"
@@ -25,6 +28,7 @@ func (a *App) integrationTests() httpapi.IntegrationTests {
 		"waddleai":   a.testWaddleAI,
 		"killkrill":  a.testKillKrill,
 		"marchproxy": a.testMarchProxy,
+		"email":      a.testEmail,
 	}
 }
 
@@ -143,4 +147,25 @@ func (a *App) testMarchProxy(ctx context.Context) httpapi.IntegrationTest {
 		return failed("The MarchProxy API at "+api+" answered"+version+", but signing in as "+mp.Username+" failed", err)
 	}
 	return httpapi.IntegrationTest{OK: true, Message: "The MarchProxy API at " + api + " answered" + version + " and accepted the account " + mp.Username + "."}
+}
+
+// testEmail connects to the SMTP server and goes as far as the settings
+// ask (EHLO, STARTTLS, AUTH), then quits: nothing is sent.
+func (a *App) testEmail(ctx context.Context) httpapi.IntegrationTest {
+	st := a.Mail.Settings()
+	if !st.Configured() {
+		return httpapi.IntegrationTest{Message: "No SMTP server and sender are set (smtp_host, smtp_from), so there is nothing to test."}
+	}
+	addr := net.JoinHostPort(st.Host, strconv.Itoa(st.Port))
+	err := a.Mail.Probe(ctx)
+	var me *mail.Error
+	switch {
+	case err == nil && st.User == "":
+		return httpapi.IntegrationTest{OK: true, Message: "The SMTP server at " + addr + " accepted the connection (no sign-in is set). No email was sent."}
+	case err == nil:
+		return httpapi.IntegrationTest{OK: true, Message: "The SMTP server at " + addr + " accepted the connection and the sign-in as " + st.User + ". No email was sent."}
+	case errors.As(err, &me):
+		return httpapi.IntegrationTest{Message: "The SMTP server cannot be used: " + me.Reason + ".", Detail: me.Detail}
+	}
+	return failed("The SMTP server at "+addr+" could not be checked", err)
 }

@@ -1,10 +1,12 @@
 package app
 
 import (
+	"fmt"
 	"net"
 	"strings"
 	"testing"
 
+	"github.com/rookery/rookery/internal/mail/mailtest"
 	"github.com/rookery/rookery/killkrill/killkrilltest"
 	"github.com/rookery/rookery/license/licensetest"
 	"github.com/rookery/rookery/marchproxy/marchproxytest"
@@ -108,7 +110,7 @@ func TestIntegrationConnectionTests(t *testing.T) {
 		t.Errorf("wrong password: %+v", got)
 	}
 
-	if r := ta.call("POST", "/api/v1/integrations/nothing/test", admin, nil); r.Status != 404 || !strings.Contains(string(r.Body), "use one of killkrill, license, marchproxy, waddleai.") {
+	if r := ta.call("POST", "/api/v1/integrations/nothing/test", admin, nil); r.Status != 404 || !strings.Contains(string(r.Body), "use one of email, killkrill, license, marchproxy, waddleai.") {
 		t.Errorf("unknown integration: %d %s", r.Status, r.Body)
 	}
 	viewer := ta.userWithRole(admin, "viewer@example.com", "viewer")
@@ -142,5 +144,41 @@ func TestAIGatewayState(t *testing.T) {
 	m = noKey.call("GET", "/api/v1/ai/gateway", noKey.admin(), nil).JSON(t)
 	if m["configured"] != false || !strings.Contains(m["message"].(string), "no API key") {
 		t.Errorf("no key: %v", m)
+	}
+}
+
+// The email test connects and signs in as the settings ask, sends nothing,
+// and names a refused password as such.
+func TestEmailConnectionTest(t *testing.T) {
+	srv, err := mailtest.Start(mailtest.Options{TLS: mailtest.Plain, User: "mailer", Pass: "the-smtp-password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ta := newSQLiteApp(t, map[string]string{"SMTP_HOST": srv.Host, "SMTP_PORT": fmt.Sprint(srv.Port), "SMTP_TLS": "none",
+		"SMTP_FROM": "rookery@example.com", "SMTP_USER": "mailer", "SMTP_PASS": "the-smtp-password"})
+	admin := ta.admin()
+
+	if got := ta.testIntegration(admin, "email"); !got.OK || !strings.Contains(got.Message, "accepted the connection and the sign-in as mailer") {
+		t.Errorf("email up: %+v", got)
+	}
+	if n := len(srv.Messages()); n != 0 {
+		t.Errorf("the test sent %d message(s)", n)
+	}
+
+	if r := ta.call("PUT", "/api/v1/config/smtp_pass", admin, map[string]any{"value": "wrong-password"}); r.Status != 200 {
+		t.Fatalf("set password: %d %s", r.Status, r.Body)
+	}
+	got := ta.testIntegration(admin, "email")
+	if got.OK || got.Message != "The SMTP server cannot be used: the server refused the username or password." {
+		t.Errorf("wrong password: %+v", got)
+	}
+	if strings.Contains(got.Message+got.Detail, "wrong-password") {
+		t.Errorf("the answer carries the password: %+v", got)
+	}
+
+	srv.SetDown(true)
+	if got := ta.testIntegration(admin, "email"); got.OK || !strings.Contains(got.Message, "connection refused") {
+		t.Errorf("email down: %+v", got)
 	}
 }

@@ -3,7 +3,7 @@
 // sentence and the page keeps working.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { env, fake, launch, newPage, signIn } from '../lib.mjs';
+import { checkA11y, env, fake, launch, newPage, signIn } from '../lib.mjs';
 
 let browser, page;
 before(async () => {
@@ -27,6 +27,7 @@ test('licence server down: the check fails, the cached state is shown, then reco
   // Opened again, the page still says the last exchange failed.
   await page.reload();
   await page.getByText('The last exchange with the licence server failed.').waitFor();
+  await checkA11y(page, 'licence page, cached after an outage');
   // The features stay as the last good answer gave them.
   assert.equal(await page.locator('li[data-feature="ai_analysis"].on').count(), 1);
 
@@ -45,6 +46,7 @@ test("the gateway's refusal of an input is shown as a sentence", async () => {
   await alert.waitFor();
   assert.match(await alert.textContent(), /prompt_injection_detected/);
   assert.equal(await page.locator('.analysis').count(), 0);
+  await checkA11y(page, 'AI page, input refused by the gateway');
   assert.deepEqual(page.problems, []);
 });
 
@@ -58,6 +60,7 @@ test('a streamed answer broken off by the gateway keeps its text and says so', a
   await alert.waitFor();
   // What arrived before the break stays on screen (the fake sends one word).
   assert.match(await page.getByTestId('generated').textContent(), /^You/);
+  await checkA11y(page, 'AI page, stream broken off');
   // The next try works.
   await page.getByRole('button', { name: 'Generate' }).click();
   await page.locator('.stream-status[data-state="done"]').waitFor();

@@ -120,6 +120,13 @@ test('integrations: each card links to its settings and tests its connection', a
   await lic.getByRole('button', { name: 'Test connection to Licence server' }).click();
   await lic.locator('[data-ok="true"]').getByText('The licence server confirmed the licence just now.').waitFor();
 
+  // Email goes to the fakes' SMTP receiver: the outbox's counts, and a
+  // connection test that sends nothing.
+  const email = page.locator('[data-integration="email"]');
+  for (const label of ['Queued', 'Sent', 'Failed']) await email.getByText(label, { exact: true }).waitFor();
+  await email.getByRole('button', { name: 'Test connection to the SMTP server' }).click();
+  await email.locator('[data-ok="true"]').getByText(/accepted the connection \(no sign-in is set\)\. No email was sent\./).waitFor();
+
   // Nothing runs MarchProxy here: a sentence, with the chain behind a disclosure.
   const mp = page.getByTestId('test-marchproxy');
   await page.getByRole('button', { name: 'Test connection to MarchProxy' }).click();
@@ -142,6 +149,7 @@ test('integrations: each card links to its settings and tests its connection', a
     ['Licence server settings', 'license'],
     ['OpenTelemetry settings', 'otel'],
     ['MarchProxy settings', 'marchproxy'],
+    ['Email settings', 'smtp'],
   ]) {
     assert.equal(await page.getByRole('link', { name, exact: true }).getAttribute('href'), `/settings?q=${q}`, name);
   }
