@@ -17,7 +17,7 @@ type userView struct {
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	// SignInMethod is password, oidc or saml.
-	SignInMethod string     `json:"sign_in_method"`
+	SignInMethod string     `json:"sign_in_method" openapi:"enum=password|oidc|saml"`
 	LastSignInAt *time.Time `json:"last_sign_in_at"`
 	Invited      bool       `json:"invited"`
 }

@@ -29,8 +29,8 @@ func (s *Server) licenseRoutes() {
 // in rookery is behind them.
 type licenseAnswer struct {
 	License      license.Status  `json:"license"`
-	Entitlements map[string]bool `json:"entitlements"`
-	Implemented  []string        `json:"implemented"`
+	Entitlements map[string]bool `json:"entitlements" openapi:"nonnull"`
+	Implemented  []string        `json:"implemented" openapi:"nonnull"`
 	Usage        licenseUsage    `json:"usage"`
 }
 

@@ -38,6 +38,8 @@ var schemaEnums = map[reflect.Type][]string{
 	reflect.TypeFor[license.Source](): {string(license.SourceLive), string(license.SourceCached), string(license.SourceDevelopment),
 		string(license.SourceNone)},
 	reflect.TypeFor[license.Tier](): {"community", "professional", "enterprise", "unknown"},
+	reflect.TypeFor[license.Outcome](): {string(license.OutcomeNoKey), string(license.OutcomeDevelopment), string(license.OutcomeValid),
+		string(license.OutcomeRefused), string(license.OutcomeUnreachable)},
 	reflect.TypeFor[waddleai.Task](): {string(waddleai.TaskSentiment), string(waddleai.TaskClassification), string(waddleai.TaskSummary),
 		string(waddleai.TaskEntities), string(waddleai.TaskLanguage)},
 }

@@ -211,7 +211,7 @@ type readyAnswer struct {
 }
 
 type aiFeaturesAnswer struct {
-	Features          map[string]bool `json:"features"`
+	Features          map[string]bool `json:"features" openapi:"nonnull"`
 	AIFeaturesEnabled bool            `json:"ai_features_enabled"`
 }
 
