@@ -23,7 +23,7 @@ import (
 // map without omitempty) may be null, time.Time is a date-time string. A
 // field may refine its schema with an openapi tag:
 //
-//	openapi:"nonnull"           the handler never sends null for this slice or map
+//	openapi:"nonnull"           the handler never sends null for this pointer, slice or map
 //	openapi:"enum=a|b|c"        the string is one of these
 //	openapi:"format=date-time"  the string has this format
 
@@ -241,7 +241,7 @@ func (ss *schemaSet) fields(t reflect.Type, props map[string]any, required *[]st
 		}
 		// omitempty leaves nil out instead of sending null.
 		isList := k == reflect.Slice && typ.Elem().Kind() != reflect.Uint8 || k == reflect.Map
-		if !optional && (k == reflect.Pointer || isList && !nonnull) {
+		if !optional && !nonnull && (k == reflect.Pointer || isList) {
 			s = nullable(s)
 		}
 		props[name] = s

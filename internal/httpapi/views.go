@@ -222,7 +222,7 @@ type aiAnalyzeRequest struct {
 }
 
 type aiAnalyzeAnswer struct {
-	Response *waddleai.Analysis `json:"response"`
+	Response *waddleai.Analysis `json:"response" openapi:"nonnull"`
 	Usage    waddleai.Usage     `json:"usage"`
 	Model    string             `json:"model"`
 }
