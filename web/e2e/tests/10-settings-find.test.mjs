@@ -114,6 +114,14 @@ test('where a value comes from: stored, copied from the environment, default; a 
   await page.getByLabel('Search').fill('waddleai_timeout');
   await row('waddleai_timeout').getByText('default', { exact: true }).waitFor();
 
+  // A URL's scheme is checked as it is typed, from the key's constraints.
+  form = await openEditor('waddleai_url');
+  await form.getByLabel('New value for waddleai_url').fill('ftp://waddleai:8080');
+  await form.locator('.field-error').getByText('Enter an address starting with http:// or https://.').waitFor();
+  await form.getByLabel('New value for waddleai_url').fill('waddleai');
+  await form.locator('.field-error').getByText('Enter a full address starting with http:// or https://.').waitFor();
+  await form.getByRole('button', { name: 'Cancel' }).click();
+
   // A saved value wins over PRODUCT_NAME, which the page says is ignored.
   const r = await api.call('PUT', '/api/v1/config/product_name', { value: 'rookery-renamed' });
   assert.equal(r.status, 200, r.text);
@@ -227,6 +235,8 @@ test('on a phone: the page and an editor with a message pass axe-core, without s
     const form = small.getByRole('form', { name: 'Edit smtp_from' });
     await form.getByLabel('New value for smtp_from').fill('not an address');
     await form.getByText('Enter an email address, such as ops@example.com.').waitFor();
+    await form.getByLabel('New value for smtp_from').fill('');
+    assert.equal(await form.locator('.field-error').count(), 0, 'the sender may be empty');
     await checkA11y(small, 'an editor with a message on a phone');
     // No sideways scrolling.
     assert.ok(await small.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1));

@@ -24,6 +24,8 @@ export function limitsOf(item: ConfigItem, schema?: KeySchema): ConfigConstraint
     choices: c?.choices ?? (fromSchema && fromSchema.length > 0 ? fromSchema : undefined),
     pattern: c?.pattern,
     format: c?.format ?? schema?.format,
+    schemes: c?.schemes,
+    optional: c?.optional,
   };
 }
 
@@ -71,14 +73,15 @@ export function localProblem(item: ConfigItem, text: string, limits: ConfigConst
 function formatProblem(limits: ConfigConstraints, t: string): string {
   switch (limits.format) {
     case 'url': {
+      const starts = (limits.schemes ?? ['https', 'http']).map((s) => s + '://').join(' or ');
       let u: URL;
       try {
         u = new URL(t);
       } catch {
-        return 'Enter a full address starting with https:// or http://.';
+        return `Enter a full address starting with ${starts}.`;
       }
       const scheme = u.protocol.replace(/:$/, '');
-      if (limits.schemes && !limits.schemes.includes(scheme)) return `Enter an address starting with ${limits.schemes.map((s) => s + '://').join(' or ')}.`;
+      if (limits.schemes && !limits.schemes.includes(scheme)) return `Enter an address starting with ${starts}.`;
       return '';
     }
     case 'email':
