@@ -314,6 +314,7 @@ type samlACSForm struct {
 type openAPIDoc struct {
 	OpenAPI    string         `json:"openapi"`
 	Info       map[string]any `json:"info"`
+	Servers    []any          `json:"servers"`
 	Paths      map[string]any `json:"paths"`
 	Components map[string]any `json:"components"`
 }
@@ -358,7 +359,9 @@ func openAPIDocument(routes []apiRoute) (*openAPIDoc, error) {
 				"Sign in with POST /api/v1/auth/login and send the token as Authorization: Bearer <token> (or an API key the same way); " +
 				"the web interface uses the session cookie. Every error is {\"error\": \"<sentence>\", ...details}.",
 		},
-		Paths: paths,
+		// The paths are relative to the server that serves the document.
+		Servers: []any{map[string]any{"url": "/"}},
+		Paths:   paths,
 		Components: map[string]any{
 			"schemas": ss.defs,
 			"securitySchemes": map[string]any{
