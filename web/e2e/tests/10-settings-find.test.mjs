@@ -118,6 +118,8 @@ test('where a value comes from: stored, copied from the environment, default; a 
   form = await openEditor('waddleai_url');
   await form.getByLabel('New value for waddleai_url').fill('ftp://waddleai:8080');
   await form.locator('.field-error').getByText('Enter an address starting with http:// or https://.').waitFor();
+  await form.getByLabel('New value for waddleai_url').fill('');
+  await form.locator('.field-error').getByText('Enter a value: this setting cannot be empty.').waitFor();
   await form.getByLabel('New value for waddleai_url').fill('waddleai');
   await form.locator('.field-error').getByText('Enter a full address starting with http:// or https://.').waitFor();
   await form.getByRole('button', { name: 'Cancel' }).click();

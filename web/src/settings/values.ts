@@ -55,7 +55,10 @@ export function localProblem(item: ConfigItem, text: string, limits: ConfigConst
   }
   if (item.is_sensitive) return '';
   if (limits.choices && !limits.choices.includes(text)) return `Choose one of: ${limits.choices.map((c) => c || '(empty)').join(', ')}.`;
-  if (t === '') return '';
+  if (t === '') {
+    // A rule with a form to follow accepts the empty value only when it says so.
+    return (limits.format || limits.pattern) && !limits.optional ? 'Enter a value: this setting cannot be empty.' : '';
+  }
   const f = formatProblem(limits, t);
   if (f) return f;
   if (limits.pattern) {
