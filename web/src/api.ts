@@ -2,16 +2,12 @@
 // session cookie (never a token in storage), JSON in and out, and errors
 // turned into sentences a person can act on.
 
-/** The error body of the API: {"error": "..."} plus optional details. */
-export interface ErrorBody {
-  error?: string;
-  message?: string;
-  key?: string;
-  reason?: string;
-  feature?: string;
-  current_version?: number;
-  [extra: string]: unknown;
-}
+import type { components } from './api-schema';
+
+/** The error body of the API: {"error": "..."} plus details some refusals
+ * add (message, key, reason, feature, keys, problems...). Bodies that are not
+ * the API's (a proxy's page) parse to {}. */
+export type ErrorBody = Partial<components['schemas']['Error']>;
 
 export class ApiError extends Error {
   readonly status: number;
@@ -145,142 +141,80 @@ export function errorText(err: unknown): string {
   return 'Something went wrong.';
 }
 
-// ---- the API's shapes (internal/httpapi) ----
+// ---- the API's shapes ----
+// Generated from the API document (docs/openapi.json) into api-schema.ts by
+// `npm run gen:api`; below are the names the pages use.
 
-export type Role = 'admin' | 'maintainer' | 'viewer';
+type Schemas = components['schemas'];
 
-export interface Me {
-  user: { id: number; email: string; role: Role };
-  expires_at: string;
-}
+export type Role = Schemas['MeUser']['role'];
+export type Me = Schemas['MeAnswer'];
+export type ConfigType = Schemas['ConfigItem']['type'];
+export type ConfigItem = Schemas['ConfigItem'];
+export type AuditRecord = Schemas['ConfigAuditRecord'];
+export type LicenseStatus = Schemas['LicenseStatus'];
+export type LicenseView = Schemas['LicenseAnswer'];
+export type AIFeatures = Schemas['AIFeaturesAnswer'];
+export type User = Schemas['User'];
 
-export type ConfigType = 'string' | 'integer' | 'boolean' | 'json';
-
-export interface ConfigItem {
-  key: string;
-  value: string;
-  type: ConfigType;
-  category: string;
-  description: string;
-  is_sensitive: boolean;
-  is_set: boolean;
-  source: 'database' | 'environment' | 'default' | string;
-  /** True when the key's environment variable is set and differs from the value in force. */
-  env_differs?: boolean;
-  constraints?: ConfigConstraints;
-  rule?: string;
-  default?: string;
-  version: number;
-  last_updated: string | null;
-  updated_by: string | null;
-  created_at: string | null;
-}
-
-export interface AuditRecord {
-  id: number;
-  key: string;
-  action: string;
-  actor: string;
-  request_id?: string;
-  client_ip?: string;
-  old_value: string | null;
-  new_value: string | null;
-  version: number;
-  at: string;
-}
-
-export interface LicenseStatus {
-  tier?: string;
-  customer?: string;
-  product?: string;
-  expires_at?: string | null;
-  issued_at?: string | null;
-  features?: string[];
-  limits?: Record<string, number>;
-  source?: string;
-  valid?: boolean;
-  release_mode?: boolean;
-  last_validated?: string | null;
-  last_keepalive?: string | null;
-  /** When the licence server was last asked, whatever it said. */
-  last_checked?: string | null;
-  last_error?: string;
-  server_url?: string;
-  key_masked?: string;
-}
-
-export interface LicenseView {
-  license: LicenseStatus;
-  entitlements: Record<string, boolean>;
-  usage: { users: number; max_users: number; teams: number; multiple_teams?: boolean };
-  /** The features of the catalogue rookery provides. */
-  implemented?: string[];
-}
-
-export interface AIFeatures {
-  features: Record<string, boolean>;
-  ai_features_enabled: boolean;
-}
-
-export interface User {
-  id: number;
-  email: string;
-  role: Role;
-  disabled: boolean;
-  created_at: string;
-  updated_at: string;
-  sign_in_method: SignInMethod;
-  last_sign_in_at: string | null;
-  invited: boolean;
-}
+/** Answers of the API, by their names in the document. */
+export type LoginAnswer = Schemas['LoginAnswer'];
+export type UsersAnswer = Schemas['UsersAnswer'];
+export type UserAnswer = Schemas['UserAnswer'];
+export type MessageAnswer = Schemas['MessageAnswer'];
+export type ConfigListAnswer = Schemas['ConfigListAnswer'];
+export type ConfigUpdatedAnswer = Schemas['ConfigUpdatedAnswer'];
+export type ConfigHistoryAnswer = Schemas['ConfigHistoryAnswer'];
+export type EmailTestAnswer = Schemas['EmailTestAnswer'];
 
 // ---- users, sign-in and password pages ----
 
-export type SignInMethod = 'password' | 'oidc' | 'saml';
+export type SignInMethod = User['sign_in_method'];
 
 /** A single sign-on method the login page offers (GET /api/v1/auth/providers). */
-export type Provider = { label: string; login_url: string };
+export type Provider = Schemas['SSOProvider'];
 
-export type Providers = { password: boolean; oidc: Provider | null; saml: Provider | null };
+export type Providers = Schemas['ProvidersAnswer'];
 
 /** What a password link is for (GET /api/v1/auth/password/reset?token=). */
-export type ResetLink = { email: string; kind: 'reset' | 'invitation'; expires_at: string };
+export type ResetLink = Schemas['TokenInfo'];
 
 /** The answer to creating a user: invitation is "queued" when no password was given. */
-export type CreatedUser = { user: User; invitation?: string };
+export type CreatedUser = Schemas['UserAnswer'];
 
 // ---- settings page ----
 
 /** The structured form of a key's rule (config items' constraints). */
-export type ConfigConstraints = {
-  min?: number;
-  max?: number;
-  choices?: string[];
-  pattern?: string;
-  format?: string;
-  /** URL schemes accepted (format url). */
-  schemes?: string[];
-  /** The empty value is accepted too. */
-  optional?: boolean;
-};
+export type ConfigConstraints = Schemas['ConfigConstraints'];
 
-/** The answer of POST /api/v1/email/test (200) and of a refused send (502). */
-export type EmailTestResult = { ok?: boolean; message?: string; error?: string; detail?: string };
+/** An event of GET /api/v1/config/events (ready, change, resync). */
+export type ConfigChangeEvent = Schemas['ConfigEvent'];
+
+/** The answer of POST /api/v1/email/test (200) or of a refused send (502). */
+export type EmailTestResult = Partial<Schemas['EmailTestAnswer'] & Schemas['EmailTestFailure']>;
 
 // ---- licence, integrations and AI pages ----
 
 /** What "Check now" did (POST /api/v1/license/refresh). */
-export type LicenseCheck = {
-  outcome: 'no_key' | 'development' | 'valid' | 'refused' | 'unreachable';
-  message: string;
-  detail?: string;
-  checked_at: string | null;
-  last_confirmed_at: string | null;
-  license: LicenseView;
-};
+export type LicenseCheck = Schemas['LicenseRefreshAnswer'];
 
 /** The answer of POST /api/v1/integrations/{name}/test: the test ran; ok says how it went. */
-export type IntegrationTest = { ok: boolean; message: string; detail: string };
+export type IntegrationTest = Schemas['IntegrationTest'];
 
 /** Whether the AI gateway can answer now (GET /api/v1/ai/gateway). */
-export type AIGateway = { configured: boolean; reachable: boolean; message: string; detail?: string };
+export type AIGateway = Schemas['AIGatewayAnswer'];
+
+/** GET /api/v1/integrations and its parts. */
+export type Integrations = Schemas['Integrations'];
+export type KillKrillReport = Schemas['KillKrillReport'];
+export type KillKrillSpool = Schemas['KillKrillSpoolStats'];
+export type SignalHealth = Schemas['TelemetrySignalHealth'];
+export type ServiceCheck = Schemas['ServiceCheck'];
+export type MarchProxyService = Schemas['MarchProxyService'];
+export type EmailReport = Schemas['EmailReport'];
+
+/** The AI page's answers. */
+export type AIUsage = Schemas['WaddleAIUsage'];
+export type AIAnalysis = Schemas['WaddleAIAnalysis'];
+export type AIAnalyzeAnswer = Schemas['AIAnalyzeAnswer'];
+export type AIGenerateAnswer = Schemas['AIGenerateAnswer'];

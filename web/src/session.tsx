@@ -1,7 +1,7 @@
 // Who is signed in. The session itself is the server's HttpOnly cookie;
 // this only remembers what GET /api/v1/auth/me said about it.
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
-import { ApiError, get, onUnauthorized, request, type Me, type Role } from './api';
+import { ApiError, get, onUnauthorized, request, type LoginAnswer, type Me, type Role } from './api';
 
 export interface Session {
   /** undefined while the first check runs; null when signed out. */
@@ -48,7 +48,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   );
 
   const signIn = useCallback(async (email: string, password: string) => {
-    const r = await request<{ user: Me['user'] }>('/api/v1/auth/login', { method: 'POST', body: { email, password } });
+    const r = await request<LoginAnswer>('/api/v1/auth/login', { method: 'POST', body: { email, password } });
     setNotice('');
     setMe({ id: r.data.user.id, email: r.data.user.email, role: r.data.user.role });
   }, []);

@@ -2,7 +2,20 @@
 // is written. Both are licence features; the page says so when the licence
 // or the master switch leaves them out.
 import { useRef, useState, type FormEvent } from 'react';
-import { errorFrom, errorText, get, request, send, type AIFeatures, type AIGateway, type LicenseView } from '../api';
+import {
+  errorFrom,
+  errorText,
+  get,
+  request,
+  send,
+  type AIAnalysis,
+  type AIAnalyzeAnswer,
+  type AIFeatures,
+  type AIGateway,
+  type AIGenerateAnswer,
+  type AIUsage,
+  type LicenseView,
+} from '../api';
 import { human } from '../format';
 import { readSSE } from '../sse';
 import { isAdmin, useSession } from '../session';
@@ -17,22 +30,8 @@ const tasks = [
   { id: 'language', label: 'Language', help: 'Which language is the text written in?' },
 ] as const;
 
-interface Usage {
-  prompt_tokens?: number;
-  completion_tokens?: number;
-  total_tokens?: number;
-}
-
-interface Analysis {
-  task: string;
-  sentiment?: { label: string; score: number };
-  classification?: { label: string; score: number };
-  summary?: string;
-  entities?: { text: string; type: string }[];
-  language?: { code: string; confidence: number };
-  model?: string;
-  usage?: Usage;
-}
+type Usage = AIUsage;
+type Analysis = AIAnalysis;
 
 export function AIPage() {
   const data = useLoad(async (signal) => {
@@ -136,7 +135,7 @@ function Analyzer() {
     setBusy(true);
     setError('');
     try {
-      const r = await request<{ response: Analysis }>('/api/v1/ai/analyze', { method: 'POST', body: { text, task } });
+      const r = await request<AIAnalyzeAnswer>('/api/v1/ai/analyze', { method: 'POST', body: { text, task } });
       setResult(r.data.response);
     } catch (err) {
       setResult(null);
@@ -282,7 +281,7 @@ function Generator() {
       if (!res.ok) throw await errorFrom(res);
       if (!res.body || !(res.headers.get('Content-Type') ?? '').includes('text/event-stream')) {
         // A server that answers in one piece.
-        const r = (await res.json()) as { response?: string; model?: string; usage?: Usage; finish_reason?: string };
+        const r = (await res.json()) as AIGenerateAnswer;
         setAnswer(r.response ?? '');
         setMeta({ model: r.model, usage: r.usage, finish: r.finish_reason });
         setState('done');

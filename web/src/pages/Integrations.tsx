@@ -2,103 +2,28 @@
 // shows what the server reports and says so when something is missing.
 // Failures read as sentences; the error chain is one click behind them.
 import { useState, type ReactNode } from 'react';
-import { errorText, get, request, type IntegrationTest } from '../api';
+import {
+  errorText,
+  get,
+  request,
+  type EmailReport,
+  type IntegrationTest,
+  type Integrations,
+  type KillKrillReport,
+  type KillKrillSpool,
+  type ServiceCheck,
+  type SignalHealth,
+} from '../api';
 import { ago, count, human, localTime } from '../format';
 import { Link } from '../router';
 import { Detail, ErrorMessage, Loading, Notice, PageTitle, useLoad } from '../ui';
 
-interface KillKrill {
-  enabled?: boolean;
-  mode?: string;
-  log_url?: string;
-  metrics_url?: string;
-  healthy?: boolean;
-  health_error?: string;
-  stats?: {
-    sent?: number;
-    failed?: number;
-    queued?: number;
-    fallback?: number;
-    dropped?: Record<string, number> | number;
-    circuit_open?: boolean;
-    last_error?: string;
-    last_error_at?: string | null;
-    last_success?: string | null;
-    last_success_at?: string | null;
-    notes?: string[];
-    spool?: Spool;
-  };
-}
-
-// The on-disk spool of entries waiting for KillKrill to answer again.
-interface Spool {
-  enabled?: boolean;
-  entries?: number;
-  bytes?: number;
-  max_bytes?: number;
-  oldest?: string | null;
-  oldest_age_seconds?: number;
-  dropped?: Record<string, number>;
-  errors?: number;
-  last_error?: string;
-}
-
-interface SignalHealth {
-  exports?: number;
-  failures?: number;
-  healthy?: boolean;
-  last_error?: string;
-  last_error_at?: string | null;
-  last_success_at?: string | null;
-}
-
-interface OpenTelemetry {
-  enabled?: boolean;
-  endpoint?: string;
-  healthy?: boolean;
-  traces?: SignalHealth;
-  metrics?: SignalHealth;
-  logs?: SignalHealth;
-}
-
-interface Reach {
-  url?: string;
-  reachable?: boolean;
-  error?: string;
-}
-
-interface MarchProxyService {
-  name?: string;
-  ip_fqdn?: string;
-  port?: number;
-  protocol?: string;
-  [k: string]: unknown;
-}
-
-// The outgoing email queue (present once email is part of the server).
-interface Email {
-  configured?: boolean;
-  queued?: number;
-  sent?: number;
-  failed?: number;
-  last_error?: string;
-  last_sent_at?: string | null;
-}
-
-interface Integrations {
-  email?: Email;
-  killkrill?: KillKrill;
-  opentelemetry?: OpenTelemetry;
-  waddleai?: Reach;
-  license_server?: Reach;
-  marchproxy?: {
-    api?: string;
-    cluster_id?: number;
-    services?: MarchProxyService[];
-    mappings?: Record<string, unknown>[];
-    error?: string;
-  };
-}
+// The answer's parts, by the names this page uses.
+type KillKrill = KillKrillReport;
+type Spool = KillKrillSpool;
+type OpenTelemetry = Integrations['opentelemetry'];
+type Reach = ServiceCheck;
+type Email = EmailReport;
 
 export function IntegrationsPage() {
   const data = useLoad((signal) => get<Integrations>('/api/v1/integrations', signal));
@@ -189,14 +114,9 @@ function KillKrillCard({ k }: { k?: KillKrill }) {
 }
 
 function ShippingStats({ s }: { s: NonNullable<KillKrill['stats']> }) {
-  const dropped =
-    typeof s.dropped === 'number'
-      ? s.dropped
-      : s.dropped
-        ? Object.values(s.dropped).reduce((a, b) => a + (Number(b) || 0), 0)
-        : undefined;
-  const droppedBy = s.dropped && typeof s.dropped === 'object' ? Object.entries(s.dropped).filter(([, n]) => n > 0) : [];
-  const lastSuccess = s.last_success_at !== undefined ? s.last_success_at : s.last_success;
+  const dropped = Object.values(s.dropped).reduce((a, b) => a + b, 0);
+  const droppedBy = Object.entries(s.dropped).filter(([, n]) => n > 0);
+  const lastSuccess = s.last_success_at;
   return (
     <>
       <dl className="stats">

@@ -4,7 +4,7 @@
 // was loaded at so that a concurrent change is caught. Changes made
 // elsewhere arrive live; unsaved typing is never dropped without asking.
 import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
-import { ApiError, errorText, get, request, send, type ConfigItem } from '../api';
+import { ApiError, errorText, get, request, send, type ConfigItem, type ConfigListAnswer, type ConfigUpdatedAnswer } from '../api';
 import { ago, human, localTime } from '../format';
 import { navigate } from '../router';
 import { useSession } from '../session';
@@ -51,7 +51,7 @@ function matches(c: ConfigItem, q: string): boolean {
 export function SettingsPage() {
   const { me } = useSession();
   const user = me!; // the page is only shown signed in
-  const list = useLoad((signal) => get<{ configs: ConfigItem[] }>('/api/v1/config', signal).then((r) => r.configs));
+  const list = useLoad((signal) => get<ConfigListAnswer>('/api/v1/config', signal).then((r) => r.configs));
   // Without the schema the editors still work, only without limits.
   const schema = useLoad((signal) =>
     get<ConfigSchema>('/api/v1/config/schema', signal).then((r) => r.properties?.values?.properties ?? {}),
@@ -287,7 +287,7 @@ export function SettingsPage() {
     // Undo puts the previous value back, only if nothing was stored since.
     const undo = async () => {
       try {
-        const r = await request<{ config: ConfigItem }>(`/api/v1/config/${encodeURIComponent(prev.key)}`, {
+        const r = await request<ConfigUpdatedAnswer>(`/api/v1/config/${encodeURIComponent(prev.key)}`, {
           method: 'PUT',
           body: { value: prev.value },
           headers: { 'If-Match': '"v0"' },

@@ -8,9 +8,12 @@ import {
   type ConfigItem,
   type CreatedUser,
   type LicenseView,
+  type MessageAnswer,
   type Role,
   type SignInMethod,
   type User,
+  type UserAnswer,
+  type UsersAnswer,
 } from '../api';
 import { ago, human, localDate, localTime } from '../format';
 import { PasswordRules, passwordProblem } from '../password';
@@ -40,7 +43,7 @@ export function UsersPage() {
 // ---- administrators: every user ----
 
 function AdminUsers() {
-  const users = useLoad((signal) => get<{ users: User[] }>('/api/v1/users', signal).then((r) => r.users));
+  const users = useLoad((signal) => get<UsersAnswer>('/api/v1/users', signal).then((r) => r.users));
   const lic = useLoad((signal) => get<LicenseView>('/api/v1/license', signal));
   // Invitations and reset links are emails: say up front when no SMTP
   // server is set, so "queued" is not read as "delivered".
@@ -189,7 +192,7 @@ function UserRow(props: {
 
   const patch = (body: { role?: Role; password?: string; disabled?: boolean }, what: (u: User) => string) =>
     run(async () => {
-      const r = await request<{ user: User }>(`/api/v1/users/${user.id}`, { method: 'PATCH', body });
+      const r = await request<UserAnswer>(`/api/v1/users/${user.id}`, { method: 'PATCH', body });
       const p = pending;
       props.onChanged(r.data.user, what(r.data.user));
       close(p);
@@ -562,7 +565,7 @@ function ChangeOwnPassword() {
     setBusy(true);
     setError('');
     try {
-      const r = await request<{ message: string }>('/api/v1/auth/password', {
+      const r = await request<MessageAnswer>('/api/v1/auth/password', {
         method: 'POST',
         body: { current_password: current, new_password: next },
       });

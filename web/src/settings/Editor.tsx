@@ -2,7 +2,16 @@
 // keystroke, saved with the version it started from (If-Match) so that a
 // change made elsewhere is never overwritten unseen.
 import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from 'react';
-import { ApiError, errorText, get, request, type AuditRecord, type ConfigConstraints, type ConfigItem } from '../api';
+import {
+  ApiError,
+  errorText,
+  get,
+  request,
+  type ConfigConstraints,
+  type ConfigHistoryAnswer,
+  type ConfigItem,
+  type ConfigUpdatedAnswer,
+} from '../api';
 import { localTime } from '../format';
 import { Switch } from '../ui';
 import type { Question } from './Confirm';
@@ -118,7 +127,7 @@ export function Editor({ item, limits, me, appName, restored, onDraft, onSaved, 
     } else {
       // A removal leaves no row to say who did it; the history does.
       tell(null, null);
-      get<{ history: AuditRecord[] }>(`/api/v1/config/${encodeURIComponent(item.key)}/history?limit=1`, ctl.signal)
+      get<ConfigHistoryAnswer>(`/api/v1/config/${encodeURIComponent(item.key)}/history?limit=1`, ctl.signal)
         .then((r) => {
           const last = r.history[0];
           if (last && last.action === 'delete') tell(last.actor || null, last.at);
@@ -169,7 +178,7 @@ export function Editor({ item, limits, me, appName, restored, onDraft, onSaved, 
         onSaved(await get<ConfigItem>(path));
         return;
       }
-      const r = await request<{ config: ConfigItem }>(path, {
+      const r = await request<ConfigUpdatedAnswer>(path, {
         method: 'PUT',
         body: { value },
         headers: { 'If-Match': `"v${base}"` },

@@ -2,7 +2,7 @@
 // SMTP values on the page, typed-but-unsaved ones included, so a change
 // can be tried before it is saved.
 import { useState, type FormEvent } from 'react';
-import { ApiError, errorText, request, type ConfigItem, type EmailTestResult } from '../api';
+import { ApiError, errorText, request, type ConfigItem, type EmailTestAnswer, type EmailTestResult } from '../api';
 import type { Draft } from './values';
 
 /** smtpOverlay is the smtp_* values on screen: the stored or default ones,
@@ -25,7 +25,7 @@ export function smtpOverlay(items: ConfigItem[], draft: Draft | null): Record<st
 export function EmailTest({ items, draft, defaultTo }: { items: ConfigItem[]; draft: Draft | null; defaultTo: string }) {
   const [to, setTo] = useState(defaultTo);
   const [busy, setBusy] = useState(false);
-  const [result, setResult] = useState<{ ok: boolean; message: string; detail: string } | null>(null);
+  const [result, setResult] = useState<EmailTestAnswer | null>(null);
   const typedKeys = draft && draft.key.startsWith('smtp_') ? [draft.key] : [];
 
   const send = async (e: FormEvent) => {

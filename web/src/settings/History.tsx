@@ -1,7 +1,7 @@
 // A key's history: who changed what, when, and a way to put a past value
 // back as a new, audited change.
 import { useState } from 'react';
-import { errorText, get, request, type AuditRecord, type ConfigItem } from '../api';
+import { errorText, get, request, type AuditRecord, type ConfigHistoryAnswer, type ConfigItem } from '../api';
 import { localTime } from '../format';
 import { ErrorMessage, Loading, Notice, useLoad } from '../ui';
 
@@ -26,7 +26,7 @@ export function History({ item, onRestored }: { item: ConfigItem; onRestored(nex
     }
   };
   const h = useLoad(
-    (signal) => get<{ history: AuditRecord[] }>(`/api/v1/config/${encodeURIComponent(item.key)}/history?limit=50`, signal).then((r) => r.history),
+    (signal) => get<ConfigHistoryAnswer>(`/api/v1/config/${encodeURIComponent(item.key)}/history?limit=50`, signal).then((r) => r.history),
     [item.key, item.version],
   );
   return (
