@@ -49,7 +49,9 @@ test('a forgotten password is reset through the emailed link, which works once',
   await page.getByText('If an account exists for that address, we sent a link to it.').waitFor();
 
   const { link, message } = await linkTo(email);
-  assert.equal(message.subject, 'rookery: reset your password');
+  // Other tests may have renamed the app: the subject follows app_name.
+  const appName = (await api.get('/api/v1/config/app_name')).json.value;
+  assert.equal(message.subject, `${appName}: reset your password`);
   assert.match(message.html, /<a href="http:\/\/[^"]+\/reset\?token=/);
   assert.match(message.message_id, /^<rookery\.[0-9a-f]+@example\.com>$/);
 
