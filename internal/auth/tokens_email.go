@@ -48,14 +48,10 @@ type TokenInfo struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// unusableHash is the password hash of an invited account: it matches no
-// password (bcrypt refuses it as malformed), so the account cannot sign
-// in until its invitation is used.
-const unusableHash = "!invited"
-
-// CreateInvited adds a user without a password, marked invited, and issues
-// an invitation token that queue writes into the outbox in the same
-// transaction. The licence's user limit applies as in Create.
+// CreateInvited adds a user without a password of their own, marked
+// invited, and issues an invitation token that queue writes into the
+// outbox in the same transaction. The licence's user limit applies as in
+// Create.
 func (s *Service) CreateInvited(ctx context.Context, email string, role Role, queue QueueFunc) (User, error) {
 	email, err := NormalizeEmail(email)
 	if err != nil {
@@ -63,6 +59,14 @@ func (s *Service) CreateInvited(ctx context.Context, email string, role Role, qu
 	}
 	if role, err = ParseRole(string(role)); err != nil {
 		return User{}, err
+	}
+	// The account gets the bcrypt hash of a secret nobody sees, as single
+	// sign-on accounts do: a password sign-in against it takes a full
+	// compare like any other, so its timing does not tell that an
+	// invitation is pending. The invited flag is what keeps it locked.
+	hash, err := ssoPasswordHash(s.cost)
+	if err != nil {
+		return User{}, fmt.Errorf("hash placeholder password: %w", err)
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	var out User
@@ -77,7 +81,7 @@ func (s *Service) CreateInvited(ctx context.Context, email string, role Role, qu
 			}
 		}
 		_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO users (email, password_hash, role, disabled, created_at, updated_at, sign_in_method, invited)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), email, unusableHash, string(role), false, now, now, MethodPassword, true)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), email, hash, string(role), false, now, now, MethodPassword, true)
 		if db.IsUniqueViolation(err) {
 			return ErrExists
 		}
@@ -182,8 +186,9 @@ func (s *Service) LookupToken(ctx context.Context, token string) (TokenInfo, err
 // ResetWithToken consumes a reset or invitation token and sets the
 // password of its user, in one transaction: the token is marked used only
 // if it was unused and unexpired, so of many concurrent uses exactly one
-// succeeds. The account stops being invited, all its sessions end and its
-// API keys are revoked. The password follows the usual rules.
+// succeeds. The account stops being invited, its other links stop
+// working, all its sessions end and its API keys are revoked. The
+// password follows the usual rules.
 func (s *Service) ResetWithToken(ctx context.Context, token, password string) (User, error) {
 	if err := CheckPassword(password); err != nil {
 		return User{}, err
@@ -227,6 +232,9 @@ func (s *Service) ResetWithToken(ctx context.Context, token, password string) (U
 			string(hash), false, at, userID); err != nil {
 			return fmt.Errorf("%w: set password: %v", ErrUnavailable, err)
 		}
+		if err := s.retireTokens(ctx, tx, userID); err != nil {
+			return err
+		}
 		if err := s.endSessions(ctx, tx, userID, ""); err != nil {
 			return err
 		}
@@ -266,6 +274,17 @@ func (s *Service) issueToken(ctx context.Context, tx *sql.Tx, u User, kind strin
 		return nil
 	}
 	return queue(tx, u, token, exp.UTC())
+}
+
+// retireTokens makes every unused reset and invitation link of a user stop
+// working, in tx: any way of setting the password does this, so a link
+// mailed before the change cannot undo it.
+func (s *Service) retireTokens(ctx context.Context, tx *sql.Tx, userID int64) error {
+	if _, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE email_tokens SET used_at = ? WHERE user_id = ? AND used_at IS NULL`),
+		s.now().UnixMilli(), userID); err != nil {
+		return fmt.Errorf("%w: retire email links: %v", ErrUnavailable, err)
+	}
+	return nil
 }
 
 // PurgeEmailTokens deletes the tokens that expired more than a day ago

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/rookery/rookery/internal/db"
 	"github.com/rookery/rookery/internal/dbtest"
 )
@@ -208,7 +210,7 @@ func TestInvitation(t *testing.T) {
 		if got := c.exp[0].Sub(clk.now()); got < 71*time.Hour || got > 73*time.Hour {
 			t.Errorf("valid for %v, want 72 hours", got)
 		}
-		if _, err := s.Authenticate(ctx, "new@example.com", unusableHash); !errors.Is(err, ErrCredentials) {
+		if _, err := s.Authenticate(ctx, "new@example.com", "any-password-1"); !errors.Is(err, ErrCredentials) {
 			t.Errorf("sign-in of an invited account: %v", err)
 		}
 		if _, err := s.CreateInvited(ctx, "new@example.com", Viewer, c.queue); !errors.Is(err, ErrExists) {
@@ -276,6 +278,145 @@ func TestInvitation(t *testing.T) {
 		}
 		if _, err := s.ByEmail(ctx, "fail@example.com"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("user written without its invitation: %v", err)
+		}
+	})
+}
+
+// An invited account refuses a password sign-in with ErrCredentials after
+// a real bcrypt compare: its stored hash is a bcrypt hash (so checking a
+// password against it costs what it costs for any account), and the
+// invited flag refuses even the password that hash matches. An account
+// invited with the older non-bcrypt placeholder is refused the same way.
+func TestInvitedSignIn(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, set db.Settings) {
+		d := dbtest.OpenSettings(t, set)
+		s := New(d, testKey, Options{BcryptCost: 4})
+		ctx := context.Background()
+		var c captured
+		u, err := s.CreateInvited(ctx, "invited@example.com", Viewer, c.queue)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stored string
+		if err := d.QueryRowContext(ctx, d.Rebind(`SELECT password_hash FROM users WHERE id = ?`), u.ID).Scan(&stored); err != nil {
+			t.Fatal(err)
+		}
+		if cost, err := bcrypt.Cost([]byte(stored)); err != nil || cost != 4 {
+			t.Errorf("invited account's hash %q: cost %d, %v; want a bcrypt hash of the service's cost", stored, cost, err)
+		}
+		if _, err := s.Authenticate(ctx, "invited@example.com", "any-password-1"); !errors.Is(err, ErrCredentials) {
+			t.Errorf("sign-in of an invited account: %v, want ErrCredentials", err)
+		}
+
+		// Even the password the stored hash matches is refused while invited.
+		known, err := bcrypt.GenerateFromPassword([]byte("known-password-1"), 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.ExecContext(ctx, d.Rebind(`UPDATE users SET password_hash = ? WHERE id = ?`), string(known), u.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Authenticate(ctx, "invited@example.com", "known-password-1"); !errors.Is(err, ErrCredentials) {
+			t.Errorf("invited account with a matching hash: %v, want ErrCredentials", err)
+		}
+
+		// The older placeholder, which bcrypt refuses as malformed.
+		if _, err := d.ExecContext(ctx, d.Rebind(`UPDATE users SET password_hash = ? WHERE id = ?`), "!invited", u.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Authenticate(ctx, "invited@example.com", "!invited"); !errors.Is(err, ErrCredentials) {
+			t.Errorf("invited account with the older placeholder: %v, want ErrCredentials", err)
+		}
+
+		// Accepting the invitation unlocks the account.
+		if _, err := s.ResetWithToken(ctx, c.last(t), "chosen-password-1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Authenticate(ctx, "invited@example.com", "chosen-password-1"); err != nil {
+			t.Errorf("sign-in after accepting: %v", err)
+		}
+	})
+}
+
+// Every way of setting a password retires the user's unused reset and
+// invitation links: a link mailed earlier cannot undo the change.
+func TestPasswordChangeRetiresLinks(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, set db.Settings) {
+		d := dbtest.OpenSettings(t, set)
+		s := New(d, testKey, Options{BcryptCost: 4})
+		ctx := context.Background()
+		var c captured
+		refused := func(what, token string) {
+			t.Helper()
+			if _, err := s.LookupToken(ctx, token); !errors.Is(err, ErrTokenInvalid) {
+				t.Errorf("%s: lookup %v, want ErrTokenInvalid", what, err)
+			}
+			if _, err := s.ResetWithToken(ctx, token, "from-an-old-link-9"); !errors.Is(err, ErrTokenInvalid) {
+				t.Errorf("%s: reset %v, want ErrTokenInvalid", what, err)
+			}
+		}
+		u, err := s.Create(ctx, "links@example.com", "the-old-password-1", Viewer)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		// The user changes their own password.
+		if err := s.IssueReset(ctx, "links@example.com", c.queue); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ChangeOwnPassword(ctx, u.ID, "", "the-old-password-1", "the-own-password-2"); err != nil {
+			t.Fatal(err)
+		}
+		refused("after the user changed their password", c.last(t))
+
+		// An admin sets it.
+		if err := s.IssueReset(ctx, "links@example.com", c.queue); err != nil {
+			t.Fatal(err)
+		}
+		pw := "set-by-an-admin-3"
+		if _, err := s.Update(ctx, u.ID, Change{Password: &pw}); err != nil {
+			t.Fatal(err)
+		}
+		refused("after an admin set the password", c.last(t))
+
+		// The command line sets it.
+		if err := s.IssueReset(ctx, "links@example.com", c.queue); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetPassword(ctx, "links@example.com", "set-on-the-cli-4"); err != nil {
+			t.Fatal(err)
+		}
+		refused("after the command line set the password", c.last(t))
+
+		// Other changes leave the link working.
+		if err := s.IssueReset(ctx, "links@example.com", c.queue); err != nil {
+			t.Fatal(err)
+		}
+		role := Maintainer
+		if _, err := s.Update(ctx, u.ID, Change{Role: &role}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.LookupToken(ctx, c.last(t)); err != nil {
+			t.Errorf("reset link after a role change: %v", err)
+		}
+
+		// Using one link retires the user's links of the other kind.
+		invited, err := s.CreateInvited(ctx, "both@example.com", Viewer, c.queue)
+		if err != nil {
+			t.Fatal(err)
+		}
+		invitation := c.last(t)
+		if err := s.inTx(ctx, func(tx *sql.Tx) error {
+			return s.issueToken(ctx, tx, invited, TokenReset, ResetTokenTTL, c.queue)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ResetWithToken(ctx, c.last(t), "chosen-by-reset-5"); err != nil {
+			t.Fatal(err)
+		}
+		refused("invitation after a reset link was used", invitation)
+		if _, err := s.Authenticate(ctx, "both@example.com", "chosen-by-reset-5"); err != nil {
+			t.Errorf("password set by the reset link: %v", err)
 		}
 	})
 }

@@ -171,8 +171,8 @@ func (s *Service) Count(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// SetPassword replaces a user's password, ends their sessions and revokes
-// their API keys.
+// SetPassword replaces a user's password, ends their sessions, revokes
+// their API keys and retires their unused reset and invitation links.
 func (s *Service) SetPassword(ctx context.Context, email, password string) error {
 	u, err := s.ByEmail(ctx, email)
 	if err != nil {
@@ -206,7 +206,8 @@ func (s *Service) SetDisabled(ctx context.Context, email string, disabled bool) 
 // Update applies ch to user id: every field is checked first, then all are
 // written in one transaction, or none. Any change ends the user's
 // sessions, so it applies at once. A new password, disabling and a lower
-// role also revoke the user's API keys. The change is refused when it
+// role also revoke the user's API keys; a new password also retires the
+// user's unused reset and invitation links. The change is refused when it
 // would leave no active admin, or when enabling the user would exceed the
 // licence's user limit.
 func (s *Service) Update(ctx context.Context, id int64, ch Change) (User, error) {
@@ -264,6 +265,11 @@ func (s *Service) Update(ctx context.Context, id int64, ch Change) (User, error)
 		}
 		if _, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE users SET `+set+` WHERE id = ?`), append(args, id)...); err != nil {
 			return fmt.Errorf("%w: update user: %v", ErrUnavailable, err)
+		}
+		if hash != "" {
+			if err := s.retireTokens(ctx, tx, id); err != nil {
+				return err
+			}
 		}
 		if err := s.endSessions(ctx, tx, id, ""); err != nil {
 			return err
@@ -334,7 +340,8 @@ func (s *Service) Delete(ctx context.Context, id int64) (User, error) {
 
 // ChangeOwnPassword replaces the password of the signed-in user after
 // checking the current one. It ends the user's other sessions (keeping
-// keepSession, the one making the change) and revokes their API keys.
+// keepSession, the one making the change), revokes their API keys and
+// retires their unused reset and invitation links.
 func (s *Service) ChangeOwnPassword(ctx context.Context, id int64, keepSession, current, next string) error {
 	if current == next {
 		return fmt.Errorf("%w: the new password must differ from the current one", ErrInvalid)
@@ -368,6 +375,9 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, id int64, keepSession, 
 		}
 		if n, err := res.RowsAffected(); err == nil && n != 1 {
 			return fmt.Errorf("%w: the password was changed meanwhile; sign in again", ErrInvalid)
+		}
+		if err := s.retireTokens(ctx, tx, id); err != nil {
+			return err
 		}
 		if err := s.endSessions(ctx, tx, id, keepSession); err != nil {
 			return err
@@ -421,7 +431,19 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (Use
 	if err != nil {
 		return User{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
+	if _, err := bcrypt.Cost([]byte(hash)); err != nil {
+		// Not a bcrypt hash (an account invited before invited accounts
+		// got a real one): bcrypt would refuse it at once, so compare
+		// against the dummy to take the same time as any other refusal.
+		_ = bcrypt.CompareHashAndPassword(dummyHash(s.cost), []byte(password))
+		return User{}, ErrCredentials
+	}
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
+		return User{}, ErrCredentials
+	}
+	if u.Invited {
+		// An invited account signs in only once it has chosen a password
+		// through its invitation (or an admin set one).
 		return User{}, ErrCredentials
 	}
 	if u.Disabled {
