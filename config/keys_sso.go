@@ -23,6 +23,7 @@ type SSOSettings struct {
 	SAMLRoleAttribute    *Setting[string]
 	SAMLAdminValues      *Setting[string]
 	SAMLMaintainerValues *Setting[string]
+	SAMLAllowedDomains   *Setting[string]
 
 	// LocalLoginEnabled false refuses password sign-in through the API;
 	// the command line (rookery user ...) stays the recovery path.
@@ -76,6 +77,9 @@ func newSSOSettings() SSOSettings {
 			Describe("Comma-separated values of the role attribute that make a user admin")),
 		SAMLMaintainerValues: String("saml_maintainer_values", Security,
 			Describe("Comma-separated values of the role attribute that make a user maintainer; everyone else is viewer")),
+		SAMLAllowedDomains: String("saml_allowed_domains", Security,
+			Describe("Comma-separated email domains allowed to sign in through SAML (example.com); empty allows any"),
+			Validate(Optional(Regex(`^\s*[A-Za-z0-9.-]+\s*(,\s*[A-Za-z0-9.-]+\s*)*$`, "domain names separated by commas")))),
 
 		LocalLoginEnabled: Bool("local_login_enabled", Security, Default("true"),
 			Describe("Allow sign-in with email and password; when false only single sign-on signs in (the rookery user command stays the recovery path)")),

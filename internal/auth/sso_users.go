@@ -26,7 +26,9 @@ type ExternalIdentity struct {
 	// Email is the verified address the provider gave.
 	Email string
 	// Role is the role the provider's claims map to; it is applied at
-	// every sign-in.
+	// every sign-in. Empty means the provider stated no role (the role
+	// claim or attribute is not configured, or absent from the answer):
+	// a new account is viewer and an existing one keeps its role.
 	Role Role
 	// AutoCreate lets the sign-in create an account that does not exist
 	// yet; without it only existing accounts may sign in.
@@ -36,6 +38,11 @@ type ExternalIdentity struct {
 // ErrNoAccount refuses a single sign-on of someone without an account
 // when accounts are not created at first sign-in.
 var ErrNoAccount = errors.New("there is no account for this address, and accounts are not created at single sign-on; ask an admin to create yours")
+
+// ErrAdminLink refuses to link a password admin account to an identity
+// that merely presents the same email: whoever controls an address at
+// the provider would otherwise take over an admin of rookery.
+var ErrAdminLink = errors.New("this address belongs to an admin account that signs in with a password, which single sign-on does not take over; sign in with the password")
 
 // Accounts created by single sign-on get the bcrypt hash of a random
 // secret nobody ever sees as their password hash: no password matches it,
@@ -69,8 +76,13 @@ func ssoPasswordHash(cost int) (string, error) {
 //   - otherwise, with AutoCreate, a new account is created, the licence's
 //     user limit checked in the same transaction.
 //
+// An account that signs in with a password and is admin is never linked
+// (ErrAdminLink): an email address the provider passes on is not enough
+// to hand over an admin account.
+//
 // The role is set from id.Role at every sign-in, except that the last
-// active admin is never demoted. A disabled account answers ErrDisabled.
+// active admin is never demoted and an empty id.Role leaves an existing
+// account's role alone. A disabled account answers ErrDisabled.
 // The caller starts the session (Issue).
 func (s *Service) SignInExternal(ctx context.Context, id ExternalIdentity) (User, error) {
 	if id.Provider != MethodOIDC && id.Provider != MethodSAML {
@@ -83,9 +95,13 @@ func (s *Service) SignInExternal(ctx context.Context, id ExternalIdentity) (User
 	if err != nil {
 		return User{}, fmt.Errorf("%w: the provider sent no usable email address", ErrInvalid)
 	}
-	role, err := ParseRole(string(id.Role))
-	if err != nil {
-		return User{}, err
+	// No role stated: a new account gets the least one, an existing
+	// account keeps its own.
+	role, stated := Viewer, id.Role != ""
+	if stated {
+		if role, err = ParseRole(string(id.Role)); err != nil {
+			return User{}, err
+		}
 	}
 	// Made before the transaction, which holds the users lock: bcrypt is
 	// slow on purpose (once per process).
@@ -114,6 +130,8 @@ func (s *Service) SignInExternal(ctx context.Context, id ExternalIdentity) (User
 				}
 			case err != nil:
 				return err
+			case u.SignInMethod == MethodPassword && u.Role == Admin:
+				return ErrAdminLink
 			default:
 				if err := s.linkIdentity(ctx, tx, u, id.Provider); err != nil {
 					return err
@@ -128,7 +146,7 @@ func (s *Service) SignInExternal(ctx context.Context, id ExternalIdentity) (User
 		if u.Disabled {
 			return ErrDisabled
 		}
-		if role != u.Role {
+		if stated && role != u.Role {
 			// The last active admin keeps the role: demoting them from a
 			// claim would leave nobody to administer rookery.
 			if err := s.keepAnAdmin(ctx, tx, u, role == Admin); err == nil {

@@ -242,7 +242,7 @@ func accountError(err error) *sso.Error {
 	case errors.As(err, &le):
 		return &sso.Error{Reason: "the licence's user limit is reached, so no account can be created for you; ask an admin",
 			Outcome: sso.OutcomeRefused, Err: err}
-	case errors.Is(err, auth.ErrDisabled), errors.Is(err, auth.ErrNoAccount):
+	case errors.Is(err, auth.ErrDisabled), errors.Is(err, auth.ErrNoAccount), errors.Is(err, auth.ErrAdminLink):
 		return &sso.Error{Reason: err.Error(), Outcome: sso.OutcomeRefused, Err: err}
 	case errors.Is(err, auth.ErrInvalid):
 		return &sso.Error{Reason: strings.TrimPrefix(err.Error(), auth.ErrInvalid.Error()+": "), Outcome: sso.OutcomeRefused, Err: err}

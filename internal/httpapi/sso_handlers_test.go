@@ -339,6 +339,43 @@ func TestOIDCSignIn(t *testing.T) {
 			}
 		})
 
+		t.Run("a password admin account is not taken over by its email", func(t *testing.T) {
+			e := e.on(t)
+			e.idp.SetUser(ssotest.User{Subject: "s-root", Email: "root@example.com", EmailVerified: true, Groups: []string{"rookery-admins"}})
+			b := e.browser()
+			if reason := ssoError(e.signIn(b, "/")); !strings.Contains(reason, "admin account that signs in with a password") {
+				t.Fatalf("reason %q", reason)
+			}
+			if email, _ := e.me(b); email != "" {
+				t.Fatalf("signed in as %s", email)
+			}
+			u, _ := e.users.ByEmail(ctx, "root@example.com")
+			if u.SignInMethod != auth.MethodPassword {
+				t.Fatalf("admin account became %+v", u)
+			}
+			if _, err := e.users.Authenticate(ctx, "root@example.com", "a-long-enough-password"); err != nil {
+				t.Fatalf("password sign-in after the refusal: %v", err)
+			}
+		})
+
+		t.Run("a missing role claim leaves an existing account's role alone", func(t *testing.T) {
+			e := e.on(t)
+			e.idp.SetUser(ssotest.User{Subject: "s-keep", Email: "keep@example.com", EmailVerified: true, Groups: []string{"ops"}})
+			if _, role := e.me(e.signedIn(t)); role != auth.Maintainer {
+				t.Fatalf("first sign-in role %q", role)
+			}
+			// The provider stops sending groups: the role stays.
+			e.idp.SetUser(ssotest.User{Subject: "s-keep", Email: "keep@example.com", EmailVerified: true})
+			if _, role := e.me(e.signedIn(t)); role != auth.Maintainer {
+				t.Fatalf("without a role claim the role became %q", role)
+			}
+			// A new account without a role claim is viewer.
+			e.idp.SetUser(ssotest.User{Subject: "s-fresh", Email: "fresh@example.com", EmailVerified: true})
+			if _, role := e.me(e.signedIn(t)); role != auth.Viewer {
+				t.Fatalf("new account without a role claim is %q", role)
+			}
+		})
+
 		refusals := []struct {
 			name  string
 			setup func()
@@ -504,6 +541,16 @@ func TestOIDCSignIn(t *testing.T) {
 			}
 		})
 	})
+}
+
+// signedIn signs a new browser in through the provider's current user.
+func (e *ssoEnv) signedIn(t *testing.T) *http.Client {
+	t.Helper()
+	b := e.browser()
+	if loc := e.signIn(b, "/"); loc != "/" {
+		t.Fatalf("landed on %q", loc)
+	}
+	return b
 }
 
 func mustURL(s string) *url.URL {

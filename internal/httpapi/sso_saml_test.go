@@ -113,7 +113,7 @@ func TestSAMLSignIn(t *testing.T) {
 			for _, c := range []struct {
 				groups []string
 				want   auth.Role
-			}{{[]string{"devs"}, auth.Maintainer}, {[]string{"admins", "devs"}, auth.Admin}, {nil, auth.Viewer}} {
+			}{{[]string{"devs"}, auth.Maintainer}, {[]string{"admins", "devs"}, auth.Admin}, {[]string{"staff"}, auth.Viewer}} {
 				e.saml.SetUser(ssotest.User{Subject: "saml-ada", Email: "ada.saml@example.com", Groups: c.groups})
 				b := e.browser()
 				if loc := e.post(b, e.answer(b, "/ai")); loc != "/ai" {
@@ -126,6 +126,62 @@ func TestSAMLSignIn(t *testing.T) {
 			u, err := e.users.ByEmail(t.Context(), "ada.saml@example.com")
 			if err != nil || u.SignInMethod != auth.MethodSAML {
 				t.Fatalf("account %+v %v", u, err)
+			}
+		})
+
+		t.Run("missing role attribute leaves an existing account's role alone", func(t *testing.T) {
+			e := e.on(t)
+			for _, c := range []struct {
+				subject, email string
+				groups         []string
+				want           auth.Role
+			}{
+				{"saml-kim", "kim.saml@example.com", []string{"devs"}, auth.Maintainer},
+				{"saml-kim", "kim.saml@example.com", nil, auth.Maintainer},
+				{"saml-new", "new.saml@example.com", nil, auth.Viewer},
+			} {
+				e.saml.SetUser(ssotest.User{Subject: c.subject, Email: c.email, Groups: c.groups})
+				b := e.browser()
+				if loc := e.post(b, e.answer(b, "/")); loc != "/" {
+					t.Fatalf("%s %v: landed on %q", c.email, c.groups, loc)
+				}
+				if _, role := e.me(b); role != c.want {
+					t.Fatalf("%s %v: role %q, want %s", c.email, c.groups, role, c.want)
+				}
+			}
+		})
+
+		t.Run("domain refused", func(t *testing.T) {
+			e := e.on(t)
+			e.set("saml_allowed_domains", "example.org, corp.example")
+			defer e.set("saml_allowed_domains", "")
+			e.saml.SetUser(ssotest.User{Subject: "saml-mallory", Email: "mallory.saml@example.com"})
+			b := e.browser()
+			if reason := ssoError(e.post(b, e.answer(b, "/"))); !strings.Contains(reason, "may not sign in") {
+				t.Fatalf("reason %q", reason)
+			}
+			if _, err := e.users.ByEmail(t.Context(), "mallory.saml@example.com"); err == nil {
+				t.Fatal("a refused domain created an account")
+			}
+			e.set("saml_allowed_domains", "Example.com")
+			b = e.browser()
+			if loc := e.post(b, e.answer(b, "/")); loc != "/" {
+				t.Fatalf("allowed domain landed on %q", loc)
+			}
+		})
+
+		t.Run("a password admin account is not taken over by its email", func(t *testing.T) {
+			e := e.on(t)
+			e.saml.SetUser(ssotest.User{Subject: "saml-root", Email: "root@example.com", Groups: []string{"admins"}})
+			b := e.browser()
+			if reason := ssoError(e.post(b, e.answer(b, "/"))); !strings.Contains(reason, "admin account that signs in with a password") {
+				t.Fatalf("reason %q", reason)
+			}
+			if email, _ := e.me(b); email != "" {
+				t.Fatalf("signed in as %s", email)
+			}
+			if u, _ := e.users.ByEmail(t.Context(), "root@example.com"); u.SignInMethod != auth.MethodPassword {
+				t.Fatalf("admin account became %+v", u)
 			}
 		})
 

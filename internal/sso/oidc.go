@@ -209,10 +209,15 @@ func (o *OIDC) Finish(ctx context.Context, query url.Values, binding string) (Re
 	if !DomainAllowed(email, k.OIDCAllowedDomains.Get()) {
 		return Result{}, refused("accounts of the domain of " + short(email) + " may not sign in here")
 	}
+	// A missing role claim states no role: an existing account keeps its
+	// own (see auth.ExternalIdentity).
+	var role auth.Role
+	if v, ok := claims[roleClaim]; ok && v != nil {
+		role = MapRole(claimValues(v), k.OIDCAdminValues.Get(), k.OIDCMaintainerValues.Get())
+	}
 	return Result{
 		Identity: auth.ExternalIdentity{Provider: auth.MethodOIDC, Subject: idt.Subject, Email: email,
-			Role:       MapRole(claimValues(claims[roleClaim]), k.OIDCAdminValues.Get(), k.OIDCMaintainerValues.Get()),
-			AutoCreate: k.OIDCAutoCreate.Get()},
+			Role: role, AutoCreate: k.OIDCAutoCreate.Get()},
 		Next: req.Next,
 	}, nil
 }

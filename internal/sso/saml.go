@@ -260,9 +260,16 @@ func (s *SAML) Finish(ctx context.Context, r *http.Request, binding string) (Res
 		}
 		email = vals[0]
 	}
-	role := auth.Viewer
+	if !DomainAllowed(email, k.SAMLAllowedDomains.Get()) {
+		return Result{}, refused("accounts of the domain of " + short(email) + " may not sign in here")
+	}
+	// No role attribute configured or sent: no role is stated, so an
+	// existing account keeps its own (see auth.ExternalIdentity).
+	var role auth.Role
 	if name := k.SAMLRoleAttribute.Get(); name != "" {
-		role = MapRole(attributeValues(a, name), k.SAMLAdminValues.Get(), k.SAMLMaintainerValues.Get())
+		if vals := attributeValues(a, name); len(vals) > 0 {
+			role = MapRole(vals, k.SAMLAdminValues.Get(), k.SAMLMaintainerValues.Get())
+		}
 	}
 	return Result{
 		Identity: auth.ExternalIdentity{Provider: auth.MethodSAML, Subject: subject, Email: email, Role: role,
