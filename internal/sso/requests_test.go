@@ -2,6 +2,8 @@ package sso
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -99,4 +101,29 @@ func TestRequestsSingleUse(t *testing.T) {
 			t.Fatalf("%d assertion records after the purge (%v), want 1", n, err)
 		}
 	})
+}
+
+// TestSAMLReplayCheckUnavailable: when the database cannot record an
+// assertion id, the sign-in is reported unavailable, not as an invalid
+// answer, also after the SAML library wrapped the error.
+func TestSAMLReplayCheckUnavailable(t *testing.T) {
+	d, _ := dbtest.Open(t, db.SQLite)
+	q := &requests{db: d, now: time.Now}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	err := replayCache{q}.Consume("id-1", time.Now().Add(time.Minute))
+	if err == nil || errors.Is(err, saml.ErrAssertionReplayed) {
+		t.Fatalf("Consume on a closed database: %v", err)
+	}
+	// crewjam wraps it: assertion "id": <err>, inside InvalidResponseError.
+	wrapped := &saml.InvalidResponseError{PrivateErr: fmt.Errorf("assertion %q: %w", "id-1", err)}
+	if e := samlError(wrapped); e.Outcome != OutcomeUnavailable || !strings.Contains(e.Reason, "database is unavailable") {
+		t.Fatalf("samlError = %q (%s)", e.Reason, e.Outcome)
+	}
+	// A real replay stays invalid.
+	replay := &saml.InvalidResponseError{PrivateErr: fmt.Errorf("assertion %q: %w", "id-1", saml.ErrAssertionReplayed)}
+	if e := samlError(replay); e.Outcome != OutcomeInvalid {
+		t.Fatalf("replay: %q (%s)", e.Reason, e.Outcome)
+	}
 }

@@ -303,6 +303,8 @@ func samlError(err error) *Error {
 	}
 	msg := err.Error()
 	switch {
+	case errors.Is(err, errReplayStore):
+		return unavailable("the sign-in could not be checked because the database is unavailable; try again shortly", err)
 	case errors.Is(err, saml.ErrAssertionReplayed):
 		return invalid("this SAML assertion was already used; start again", err)
 	case strings.Contains(msg, "signature") || strings.Contains(msg, "Signature") || strings.Contains(msg, "signed"):
@@ -319,12 +321,17 @@ func samlError(err error) *Error {
 // replica refuses one that any of them accepted.
 type replayCache struct{ q *requests }
 
+// errReplayStore marks a replay check that failed because the database
+// did not answer: the assertion was not proven bad, so the sign-in is
+// unavailable rather than invalid.
+var errReplayStore = errors.New("the replay check could not reach the database")
+
 func (c replayCache) Consume(id string, expires time.Time) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	fresh, err := c.q.seen(ctx, id, expires)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", errReplayStore, err)
 	}
 	if !fresh {
 		return saml.ErrAssertionReplayed
