@@ -39,7 +39,10 @@ type apiRoute struct {
 	Role auth.Role
 	// Feature is the licence feature the route needs.
 	Feature string
-	Params  []apiParam
+	// FeatureAtLogin: without Feature the browser is sent to the login
+	// page with a reason (a single sign-on route), not answered 403.
+	FeatureAtLogin bool
+	Params         []apiParam
 	// Request is the body the route reads, nil for none; a value other
 	// than the zero value is also the document's example.
 	Request any
@@ -140,11 +143,11 @@ func apiRoutes() []apiRoute {
 		{Pattern: "GET /api/v1/auth/providers", Tag: "auth", Summary: "The sign-in methods the login page offers",
 			Description: "A single sign-on method that is switched off, or whose licence feature is missing, is null; password is false when local_login_enabled is off.",
 			Responses:   answers(ok(200, providersAnswer{Password: true, OIDC: &ssoProvider{Label: "Sign in with SSO", LoginURL: "/api/v1/auth/oidc/login"}}))},
-		{Pattern: "GET /api/v1/auth/oidc/login", Tag: "auth", Summary: "Start an OpenID Connect sign-in", Feature: sso.FeatureOIDC,
+		{Pattern: "GET /api/v1/auth/oidc/login", Tag: "auth", Summary: "Start an OpenID Connect sign-in", Feature: sso.FeatureOIDC, FeatureAtLogin: true,
 			Params: []apiParam{nextQuery},
 			Responses: answers(apiResponse{Status: 302, Redirect: true,
 				Description: "To the identity provider; on failure to /login?sso_error=<reason>"})},
-		{Pattern: "GET " + sso.CallbackPath, Tag: "auth", Summary: "Where the OpenID Connect provider sends the browser back", Feature: sso.FeatureOIDC,
+		{Pattern: "GET " + sso.CallbackPath, Tag: "auth", Summary: "Where the OpenID Connect provider sends the browser back", Feature: sso.FeatureOIDC, FeatureAtLogin: true,
 			Description: "Signs the browser in (the session cookie) when the provider's answer checks out.",
 			Params: []apiParam{{Name: "code", In: "query"}, {Name: "state", In: "query"}, {Name: "error", In: "query"},
 				{Name: "error_description", In: "query"}},
@@ -153,11 +156,11 @@ func apiRoutes() []apiRoute {
 		{Pattern: "GET " + sso.SAMLMetadataPath, Tag: "auth", Summary: "This service provider's SAML metadata, for the identity provider", Feature: sso.FeatureSAML,
 			Responses: answers(apiResponse{Status: 200, Text: true, ContentType: "application/samlmetadata+xml"},
 				apiResponse{Status: 503, Description: "SAML is not set up on this server (the reason says what is missing)"})},
-		{Pattern: "GET /api/v1/auth/saml/login", Tag: "auth", Summary: "Start a SAML sign-in", Feature: sso.FeatureSAML,
+		{Pattern: "GET /api/v1/auth/saml/login", Tag: "auth", Summary: "Start a SAML sign-in", Feature: sso.FeatureSAML, FeatureAtLogin: true,
 			Params: []apiParam{nextQuery},
 			Responses: answers(apiResponse{Status: 302, Redirect: true,
 				Description: "To the identity provider; on failure to /login?sso_error=<reason>"})},
-		{Pattern: "POST " + sso.SAMLACSPath, Tag: "auth", Summary: "Where the identity provider posts its SAML answer", Feature: sso.FeatureSAML,
+		{Pattern: "POST " + sso.SAMLACSPath, Tag: "auth", Summary: "Where the identity provider posts its SAML answer", Feature: sso.FeatureSAML, FeatureAtLogin: true,
 			Description: "Signs the browser in (the session cookie) when the signed answer checks out.",
 			Request:     samlACSForm{}, RequestType: "application/x-www-form-urlencoded",
 			Responses: answers(apiResponse{Status: 302, Redirect: true,
@@ -384,7 +387,11 @@ func operation(ss *schemaSet, rt apiRoute, method, path string) (map[string]any,
 	}
 	if rt.Feature != "" {
 		op["x-rookery-licence-feature"] = rt.Feature
-		desc = strings.TrimSpace(desc + "\n\nNeeds the licence feature " + rt.Feature + "; without it the answer is 403 naming the feature.")
+		if rt.FeatureAtLogin {
+			desc = strings.TrimSpace(desc + "\n\nNeeds the licence feature " + rt.Feature + "; without it the browser is sent to /login?sso_error=<reason naming the feature>.")
+		} else {
+			desc = strings.TrimSpace(desc + "\n\nNeeds the licence feature " + rt.Feature + "; without it the answer is 403 naming the feature.")
+		}
 	}
 	if desc != "" {
 		op["description"] = desc
@@ -486,7 +493,7 @@ func operation(ss *schemaSet, rt apiRoute, method, path string) (map[string]any,
 	if rt.Role != "" {
 		common = append(common, 401, 403)
 	}
-	if rt.Feature != "" {
+	if rt.Feature != "" && !rt.FeatureAtLogin {
 		common = append(common, 403)
 	}
 	for _, s := range common {

@@ -42,11 +42,27 @@ func (s *Server) ssoRoutes() {
 		[]string{"provider", "outcome"})}
 	s.registry.MustRegister(h.logins)
 	s.mux.HandleFunc("GET /api/v1/auth/providers", h.providers)
-	s.mux.HandleFunc("GET /api/v1/auth/oidc/login", s.feature(sso.FeatureOIDC, h.oidcLogin))
-	s.mux.HandleFunc("GET "+sso.CallbackPath, s.feature(sso.FeatureOIDC, h.oidcCallback))
+	// The browser-facing routes check the licence themselves, so that a
+	// missing feature lands on the login page like any other failure; the
+	// metadata, read by the provider's admin or software, answers 403.
+	s.mux.HandleFunc("GET /api/v1/auth/oidc/login", h.licensed(sso.FeatureOIDC, auth.MethodOIDC, h.oidcLogin))
+	s.mux.HandleFunc("GET "+sso.CallbackPath, h.licensed(sso.FeatureOIDC, auth.MethodOIDC, h.oidcCallback))
 	s.mux.HandleFunc("GET "+sso.SAMLMetadataPath, s.feature(sso.FeatureSAML, h.samlMetadata))
-	s.mux.HandleFunc("GET /api/v1/auth/saml/login", s.feature(sso.FeatureSAML, h.samlLogin))
-	s.mux.HandleFunc("POST "+sso.SAMLACSPath, s.feature(sso.FeatureSAML, h.samlACS))
+	s.mux.HandleFunc("GET /api/v1/auth/saml/login", h.licensed(sso.FeatureSAML, auth.MethodSAML, h.samlLogin))
+	s.mux.HandleFunc("POST "+sso.SAMLACSPath, h.licensed(sso.FeatureSAML, auth.MethodSAML, h.samlACS))
+}
+
+// licensed runs next when the licence grants feature, and otherwise sends
+// the browser to the login page with a reason naming the feature.
+func (h *ssoHandlers) licensed(feature, provider string, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !h.s.license.HasFeature(feature) {
+			h.fail(w, r, provider, &sso.Error{Outcome: sso.OutcomeUnavailable,
+				Reason: "single sign-on through " + strings.ToUpper(provider) + " needs the licence feature " + feature + ", which this server's licence does not grant; ask an admin"})
+			return
+		}
+		next(w, r)
+	}
 }
 
 // providersAnswer is GET /api/v1/auth/providers: the sign-in methods the

@@ -570,21 +570,16 @@ func mustGet(t *testing.T, c *http.Client, u string) string {
 	return loc
 }
 
-// TestSSOLicence: without sso_integration the routes answer the licence's
-// 403 naming the feature, and the login page is not offered the method.
+// TestSSOLicence: without sso_integration the routes send the browser to
+// the login page with a reason naming the feature, and the login page is
+// not offered the method.
 func TestSSOLicence(t *testing.T) {
 	community := licensetest.Community(licensetest.KeyCommunity)
 	e := newSSOEnv(t, dbtest.Fresh(t, db.SQLite), &community, nil)
 	for _, path := range []string{"/api/v1/auth/oidc/login", sso.CallbackPath + "?state=x&code=y"} {
-		resp, err := e.client.Get(e.ts.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var body map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusForbidden || body["feature"] != sso.FeatureOIDC {
-			t.Errorf("%s: %d %v, want 403 naming %s", path, resp.StatusCode, body, sso.FeatureOIDC)
+		loc := mustGet(t, e.browser(), e.ts.URL+path)
+		if reason := ssoError(loc); !strings.Contains(reason, "licence feature "+sso.FeatureOIDC) {
+			t.Errorf("%s: landed on %q, want the login page naming %s", path, loc, sso.FeatureOIDC)
 		}
 	}
 	if p := e.providers(); p["oidc"] != nil || p["password"] != true {

@@ -295,8 +295,9 @@ func stripSignatures(t *testing.T, b64 string) string {
 	return base64.StdEncoding.EncodeToString(out)
 }
 
-// TestSAMLLicence: custom_saml is enterprise; a professional licence gets
-// 403 naming it on every SAML route and no SAML button.
+// TestSAMLLicence: custom_saml is enterprise; with a professional licence
+// the metadata answers 403 naming it, the browser's routes land on the
+// login page naming it, and there is no SAML button.
 func TestSAMLLicence(t *testing.T) {
 	pro := licensetest.Professional(licensetest.KeyProfessional)
 	e := newSAMLEnv(t, dbtest.Fresh(t, db.SQLite), &pro)
@@ -310,8 +311,15 @@ func TestSAMLLicence(t *testing.T) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), sso.FeatureSAML) {
-			t.Errorf("%s %s: %d %s", r.method, r.path, resp.StatusCode, body)
+		if r.path == sso.SAMLMetadataPath {
+			if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), sso.FeatureSAML) {
+				t.Errorf("%s %s: %d %s", r.method, r.path, resp.StatusCode, body)
+			}
+			continue
+		}
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode != http.StatusFound || !strings.Contains(ssoError(loc), "licence feature "+sso.FeatureSAML) {
+			t.Errorf("%s %s: %d to %q, want the login page naming %s", r.method, r.path, resp.StatusCode, loc, sso.FeatureSAML)
 		}
 	}
 	if p := e.providers(); p["saml"] != nil || p["oidc"] == nil {

@@ -239,7 +239,7 @@ export interface paths {
          * Where the OpenID Connect provider sends the browser back
          * @description Signs the browser in (the session cookie) when the provider's answer checks out.
          *
-         *     Needs the licence feature sso_integration; without it the answer is 403 naming the feature.
+         *     Needs the licence feature sso_integration; without it the browser is sent to /login?sso_error=<reason naming the feature>.
          */
         get: operations["getAuthOidcCallback"];
         put?: never;
@@ -259,7 +259,7 @@ export interface paths {
         };
         /**
          * Start an OpenID Connect sign-in
-         * @description Needs the licence feature sso_integration; without it the answer is 403 naming the feature.
+         * @description Needs the licence feature sso_integration; without it the browser is sent to /login?sso_error=<reason naming the feature>.
          */
         get: operations["getAuthOidcLogin"];
         put?: never;
@@ -366,7 +366,7 @@ export interface paths {
          * Where the identity provider posts its SAML answer
          * @description Signs the browser in (the session cookie) when the signed answer checks out.
          *
-         *     Needs the licence feature custom_saml; without it the answer is 403 naming the feature.
+         *     Needs the licence feature custom_saml; without it the browser is sent to /login?sso_error=<reason naming the feature>.
          */
         post: operations["postAuthSamlAcs"];
         delete?: never;
@@ -384,7 +384,7 @@ export interface paths {
         };
         /**
          * Start a SAML sign-in
-         * @description Needs the licence feature custom_saml; without it the answer is 403 naming the feature.
+         * @description Needs the licence feature custom_saml; without it the browser is sent to /login?sso_error=<reason naming the feature>.
          */
         get: operations["getAuthSamlLogin"];
         put?: never;
@@ -2536,15 +2536,6 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Refused: the role, the licence or a cross-site check does not allow it */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
             /** @description Internal Server Error */
             500: {
                 headers: {
@@ -2583,15 +2574,6 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
-            };
-            /** @description Refused: the role, the licence or a cross-site check does not allow it */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
             };
             /** @description Internal Server Error */
             500: {
@@ -3012,15 +2994,6 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Refused: the role, the licence or a cross-site check does not allow it */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
             /** @description Internal Server Error */
             500: {
                 headers: {
@@ -3059,15 +3032,6 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
-            };
-            /** @description Refused: the role, the licence or a cross-site check does not allow it */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
             };
             /** @description Internal Server Error */
             500: {
