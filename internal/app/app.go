@@ -367,6 +367,12 @@ func (a *App) Shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("stop HTTP server: %w", err))
 		}
 	}
+	if a.API != nil {
+		// Forgotten-password lookups finish after their answer.
+		if err := a.API.Drain(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	// After the last request, before the database closes.
 	if err := a.runStopHooks(ctx); err != nil {
 		errs = append(errs, err)

@@ -85,7 +85,8 @@ func tokenOf(t *testing.T, r mailtest.Received) string {
 
 // A forgotten password comes back through the emailed link, once; an
 // unknown address gets the same answer in about the same time and
-// nothing is queued for it.
+// nothing is queued for it. The link is queued after the answer, so the
+// test waits for its message.
 func TestEmailPasswordReset(t *testing.T) {
 	srv := startSMTP(t, mailtest.Options{})
 	ta := newSQLiteApp(t, smtpEnv(srv))
@@ -324,6 +325,49 @@ func TestLicenceExpiryNotices(t *testing.T) {
 			t.Logf("received %q", r.Subject())
 		}
 		t.Fatalf("%d notices, want the 7-day and the 1-day one", len(got))
+	}
+}
+
+// The answer to a forgotten password does not wait for the account's
+// lookup and the queuing of its link: with the database's writer held by
+// another transaction, a known address is still answered 202, and its link
+// is queued once the writer is free.
+func TestEmailForgotAnswersFirst(t *testing.T) {
+	srv := startSMTP(t, mailtest.Options{})
+	ta := newSQLiteApp(t, smtpEnv(srv))
+	ctx := context.Background()
+	tx, err := ta.DB.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE users SET updated_at = updated_at WHERE email = ?`, adminEmail); err != nil {
+		t.Fatal(err)
+	}
+	answered := make(chan int, 1)
+	go func() {
+		st, _ := emailCall(t, ta, "POST", "/api/v1/auth/password/forgot", "", map[string]string{"email": adminEmail})
+		answered <- st
+	}()
+	select {
+	case st := <-answered:
+		if st != 202 {
+			t.Errorf("forgot: %d, want 202", st)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the answer waited for the database writer")
+	}
+	if n := len(srv.Messages()); n != 0 {
+		t.Errorf("%d messages while the writer was held", n)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := srv.WaitFor(1, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].To[0] != adminEmail || !strings.Contains(got[0].Subject(), "reset your password") {
+		t.Errorf("message %+v", got[0])
 	}
 }
 

@@ -5,12 +5,14 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	netmail "net/mail"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rookery/rookery/config"
@@ -72,10 +74,54 @@ type resetRequest struct {
 	Password string `json:"password"`
 }
 
-// forgotFloor is the least time POST /api/v1/auth/password/forgot takes,
-// whether or not the address has an account (queuing a message takes a
-// transaction, a miss only a read): the answer's timing tells nothing.
-const forgotFloor = 300 * time.Millisecond
+// forgotTimeout bounds the lookup and queuing a forgot-password request
+// does after its answer.
+const forgotTimeout = 30 * time.Second
+
+// afterAnswer runs the work of requests that answer before doing it (a
+// forgotten password), and lets the server wait for it before the
+// database closes.
+type afterAnswer struct {
+	mu      sync.Mutex
+	stopped bool
+	wg      sync.WaitGroup
+}
+
+// start runs fn in a goroutine, unless Drain has begun: then it answers
+// false and the caller does the work itself.
+func (a *afterAnswer) start(fn func()) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.stopped {
+		return false
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		fn()
+	}()
+	return true
+}
+
+// Drain waits, until ctx ends, for the work requests left running after
+// their answer (forgotten-password lookups), and starts no more: the app
+// calls it after the HTTP server stopped and before the database closes.
+func (s *Server) Drain(ctx context.Context) error {
+	s.after.mu.Lock()
+	s.after.stopped = true
+	s.after.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.after.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("password reset requests still running: %w", ctx.Err())
+	}
+}
 
 func (s *Server) emailRoutes() {
 	s.mux.Handle("POST /api/v1/email/test", s.require(auth.Admin, s.emailTest))
@@ -237,8 +283,9 @@ func (s *Server) queueLink(ctx context.Context, kind mail.Kind) auth.QueueFunc {
 	}
 }
 
-// forgotPassword always answers 202 after the same time: whether a link
-// was sent is not told to whoever asked.
+// forgotPassword answers 202 at once for every address and looks the
+// account up afterwards: the answer's timing cannot tell whether a link
+// was sent, however long queuing one takes.
 func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) {
 	var body forgotRequest
 	if err := decode(w, r, &body); err != nil {
@@ -256,24 +303,31 @@ func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusTooManyRequests, "too many password reset requests; wait "+retryAfter(d)+" seconds and try again", nil)
 		return
 	}
-	start := time.Now()
 	if s.mail != nil {
-		err := s.auth.IssueReset(r.Context(), body.Email, s.queueLink(r.Context(), mail.KindReset))
-		switch {
-		case err == nil:
-			s.mail.Queued()
-			s.track(r, "password_reset_request", nil)
-		case !errors.Is(err, auth.ErrNotFound):
-			s.log.Warn("password reset email not queued", "error", err.Error())
-		}
-	}
-	if wait := forgotFloor - time.Since(start); wait > 0 {
-		select {
-		case <-time.After(wait):
-		case <-r.Context().Done():
+		// The request's values (request id) without its end: the work
+		// outlives the answer.
+		bg := r.WithContext(context.WithoutCancel(r.Context()))
+		work := func() { s.issueReset(bg, body.Email) }
+		if !s.after.start(work) {
+			work() // shutting down: nothing runs after the answer any more
 		}
 	}
 	writeJSON(w, http.StatusAccepted, statusAnswer{Status: "accepted"})
+}
+
+// issueReset queues a reset link for email when it names an account that
+// may have one, logging failures (never the token).
+func (s *Server) issueReset(r *http.Request, email string) {
+	ctx, cancel := context.WithTimeout(r.Context(), forgotTimeout)
+	defer cancel()
+	err := s.auth.IssueReset(ctx, email, s.queueLink(ctx, mail.KindReset))
+	switch {
+	case err == nil:
+		s.mail.Queued()
+		s.track(r, "password_reset_request", nil)
+	case !errors.Is(err, auth.ErrNotFound):
+		s.logger(r).Warn("password reset email not queued", "error", err.Error())
+	}
 }
 
 // resetLookup tells the reset page whose link it holds, without using it.

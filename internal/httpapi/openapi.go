@@ -175,7 +175,7 @@ func apiRoutes() []apiRoute {
 			Responses: answers(ok(200, messageAnswer{}), fails(append(body, tooMany)...))},
 
 		{Pattern: "POST /api/v1/auth/password/forgot", Tag: "auth", Summary: "Email a password reset link",
-			Description: "Always 202, after the same time, whether or not the address has an account; an enabled password account gets a link to /reset?token=..., valid one hour. Throttled like sign-in.",
+			Description: "Always 202, at once, whether or not the address has an account (the account is looked up after the answer); an enabled password account gets a link to /reset?token=..., valid one hour. Throttled like sign-in.",
 			Request:     forgotRequest{Email: "ops@example.com"},
 			Responses:   answers(ok(202, statusAnswer{Status: "accepted"}), fails(append(body, tooMany)...))},
 		{Pattern: "GET /api/v1/auth/password/reset", Tag: "auth", Summary: "Whose a reset or invitation link is, without using it",

@@ -85,6 +85,7 @@ type Server struct {
 	cfgCache  configCache // encoded GET /api/v1/config answers (config_handlers.go)
 	sso       *sso.Service
 	mail      *mail.Service
+	after     afterAnswer // work left running after the answer (email_handlers.go)
 }
 
 // New builds the server and its routes. Other parts add theirs with Handle.

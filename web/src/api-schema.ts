@@ -303,7 +303,7 @@ export interface paths {
         put?: never;
         /**
          * Email a password reset link
-         * @description Always 202, after the same time, whether or not the address has an account; an enabled password account gets a link to /reset?token=..., valid one hour. Throttled like sign-in.
+         * @description Always 202, at once, whether or not the address has an account (the account is looked up after the answer); an enabled password account gets a link to /reset?token=..., valid one hour. Throttled like sign-in.
          */
         post: operations["postAuthPasswordForgot"];
         delete?: never;
