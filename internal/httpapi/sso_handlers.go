@@ -109,10 +109,35 @@ func (h *ssoHandlers) saml() *sso.SAML {
 
 var errNoSSO = &sso.Error{Reason: "single sign-on is not available on this server", Outcome: sso.OutcomeUnavailable}
 
+// ssoStartsPerAddress bounds the sign-ins a client address may start
+// (each stores a row) before it must wait; a completed sign-in from the
+// address forgets its count, so only starts nobody finishes add up.
+const ssoStartsPerAddress = 30
+
+// startKey is the throttle bucket of sign-in starts from r's address.
+func (h *ssoHandlers) startKey(r *http.Request) string {
+	return "sso-start:" + h.s.clientBucket(r)
+}
+
+// mayStart counts a sign-in start from r's address, and when the address
+// has started too many, sends the browser to the login page and reports
+// false.
+func (h *ssoHandlers) mayStart(w http.ResponseWriter, r *http.Request, provider string) bool {
+	if d := h.s.throttle.Reserve(auth.Limit{Key: h.startKey(r), Max: ssoStartsPerAddress}); d > 0 {
+		h.fail(w, r, provider, &sso.Error{Outcome: sso.OutcomeRefused,
+			Reason: "too many sign-in attempts from your address; wait " + retryAfter(d) + " seconds and try again"})
+		return false
+	}
+	return true
+}
+
 func (h *ssoHandlers) oidcLogin(w http.ResponseWriter, r *http.Request) {
 	o := h.oidc()
 	if o == nil {
 		h.fail(w, r, auth.MethodOIDC, errNoSSO)
+		return
+	}
+	if !h.mayStart(w, r, auth.MethodOIDC) {
 		return
 	}
 	target, binding, err := o.Begin(r.Context(), r.URL.Query().Get("next"))
@@ -180,6 +205,9 @@ func (h *ssoHandlers) samlLogin(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, auth.MethodSAML, errNoSSO)
 		return
 	}
+	if !h.mayStart(w, r, auth.MethodSAML) {
+		return
+	}
 	target, binding, err := m.Begin(r.Context(), r.URL.Query().Get("next"))
 	if err != nil {
 		h.fail(w, r, auth.MethodSAML, err)
@@ -237,6 +265,7 @@ func (h *ssoHandlers) signIn(w http.ResponseWriter, r *http.Request, res sso.Res
 		return
 	}
 	h.s.setSessionCookie(w, r, token, exp)
+	h.s.throttle.Succeed(h.startKey(r))
 	h.logins.WithLabelValues(provider, "success").Inc()
 	h.s.track(r, "sso-login", nil, "event.provider", provider, "user.id", u.ID, "user.name", u.Email,
 		"user.roles", string(u.Role), "source.ip", clientIP(r))

@@ -39,6 +39,7 @@ type ssoEnv struct {
 	keys   *config.Standard
 	lic    *license.Manager
 	client *http.Client
+	db     *db.DB
 	// skew moves rookery's single sign-on clock (nanoseconds).
 	skew *atomic.Int64
 }
@@ -73,6 +74,7 @@ func newSSOEnvOn(t *testing.T, set db.Settings, lic *licensetest.Licence, env ma
 		vars[k] = v
 	}
 	d := dbtest.OpenSettings(t, set)
+	e.db = d
 	k, _ := config.NewKey()
 	sealer, err := config.NewSealer(k)
 	if err != nil {
@@ -741,6 +743,51 @@ func TestOIDCSameUserConcurrently(t *testing.T) {
 		users, err := e.users.List(context.Background())
 		if err != nil || len(users) != 1 || users[0].Email != "twin@example.com" || users[0].Role != auth.Maintainer {
 			t.Fatalf("users %+v (%v), want one maintainer twin@example.com", users, err)
+		}
+	})
+}
+
+// TestSSOStartThrottle: an address may start ssoStartsPerAddress sign-ins
+// nobody finishes; the next lands on the login page with a reason and
+// stores nothing. A finished sign-in from the address forgets the count.
+func TestSSOStartThrottle(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, set db.Settings) {
+		e := newSSOEnv(t, set, nil, nil)
+		ctx := context.Background()
+		pending := func() int {
+			t.Helper()
+			var n int
+			if err := e.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sso_requests`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		starts := func(n int) {
+			t.Helper()
+			for range n {
+				if loc := mustGet(t, e.browser(), e.ts.URL+"/api/v1/auth/oidc/login"); !strings.HasPrefix(loc, e.idp.Issuer+"/authorize?") {
+					t.Fatalf("start within the limit landed on %q", loc)
+				}
+			}
+		}
+		// Starts, then a finished sign-in (one more start): the count is
+		// forgotten, and the address gets the whole limit again.
+		starts(ssoStartsPerAddress - 1)
+		e.idp.SetUser(ssotest.User{Subject: "s-after", Email: "after@example.com", EmailVerified: true})
+		if loc := e.signIn(e.browser(), "/"); loc != "/" {
+			t.Fatalf("sign-in landed on %q", loc)
+		}
+		starts(ssoStartsPerAddress)
+		before := pending()
+		loc := mustGet(t, e.browser(), e.ts.URL+"/api/v1/auth/oidc/login")
+		if reason := ssoError(loc); !strings.Contains(reason, "too many sign-in attempts") {
+			t.Fatalf("start past the limit landed on %q", loc)
+		}
+		if after := pending(); after != before {
+			t.Fatalf("a refused start stored a sign-in: %d -> %d", before, after)
+		}
+		if e.logins("refused") < 1 {
+			t.Error("refused start not counted")
 		}
 	})
 }

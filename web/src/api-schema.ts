@@ -259,7 +259,9 @@ export interface paths {
         };
         /**
          * Start an OpenID Connect sign-in
-         * @description Needs the licence feature sso_integration; without it the browser is sent to /login?sso_error=<reason naming the feature>.
+         * @description Throttled per client address: past 30 sign-ins started and not finished, the browser is sent to /login?sso_error=<reason> until the address has waited.
+         *
+         *     Needs the licence feature sso_integration; without it the browser is sent to /login?sso_error=<reason naming the feature>.
          */
         get: operations["getAuthOidcLogin"];
         put?: never;
@@ -384,7 +386,9 @@ export interface paths {
         };
         /**
          * Start a SAML sign-in
-         * @description Needs the licence feature custom_saml; without it the browser is sent to /login?sso_error=<reason naming the feature>.
+         * @description Throttled per client address: past 30 sign-ins started and not finished, the browser is sent to /login?sso_error=<reason> until the address has waited.
+         *
+         *     Needs the licence feature custom_saml; without it the browser is sent to /login?sso_error=<reason naming the feature>.
          */
         get: operations["getAuthSamlLogin"];
         put?: never;
