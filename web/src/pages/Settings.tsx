@@ -119,23 +119,16 @@ export function SettingsPage() {
     if (draftGone && editing) closeEditor(editing);
   }, [draftGone, editing, closeEditor]);
 
-  // Leaving the page (reload, closing the tab, another site) asks the
-  // browser's own question; once the page is really gone, so is the draft.
+  // Leaving the page (reload, closing the tab, another site) is questioned
+  // by the open editor (Editor); once the page is really gone, so are the
+  // drafts. The listener is there for as long as the page, so a leave right
+  // after the first keystroke cannot keep a draft the user chose to drop.
   const dirty = draft !== null;
   useEffect(() => {
-    if (!dirty) return;
-    const warn = (e: BeforeUnloadEvent) => {
-      e.preventDefault();
-      e.returnValue = '';
-    };
     const gone = () => dropAllDrafts(user.id);
-    window.addEventListener('beforeunload', warn);
     window.addEventListener('pagehide', gone);
-    return () => {
-      window.removeEventListener('beforeunload', warn);
-      window.removeEventListener('pagehide', gone);
-    };
-  }, [dirty, user.id]);
+    return () => window.removeEventListener('pagehide', gone);
+  }, [user.id]);
 
   // Links inside the app (the navigation, "see the licence") change the
   // page without unloading it: they are caught before the router sees them.

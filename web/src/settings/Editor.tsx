@@ -95,6 +95,22 @@ export function Editor({ item, limits, me, appName, restored, onDraft, onSaved, 
 
   const dirty = item.is_sensitive ? text !== '' : item.type === 'boolean' ? bool !== start.bool : text !== start.text;
 
+  // Leaving the page (reload, closing the tab) while typing asks the
+  // browser's question. The listener lives as long as the editor and reads
+  // what was last rendered, so typing is guarded from its first keystroke,
+  // not only once the page has caught up with the draft.
+  const dirtyRef = useRef(dirty);
+  dirtyRef.current = dirty;
+  useEffect(() => {
+    const warn = (e: BeforeUnloadEvent) => {
+      if (!dirtyRef.current) return;
+      e.preventDefault();
+      e.returnValue = '';
+    };
+    window.addEventListener('beforeunload', warn);
+    return () => window.removeEventListener('beforeunload', warn);
+  }, []);
+
   // Tell the page what is unsaved, so that leaving can be questioned and
   // the typing survives a sign-in.
   useEffect(() => {
