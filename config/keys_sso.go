@@ -58,7 +58,7 @@ func newSSOSettings() SSOSettings {
 			Describe("Comma-separated email domains allowed to sign in (example.com); empty allows any"),
 			Validate(Optional(Regex(`^\s*[A-Za-z0-9.-]+\s*(,\s*[A-Za-z0-9.-]+\s*)*$`, "domain names separated by commas")))),
 		OIDCAutoCreate: Bool("oidc_auto_create", Security, Default("true"),
-			Describe("Create the account at a user's first single sign-on; false admits only existing accounts")),
+			Describe("Create the account at a user's first single sign-on, through OIDC or SAML; false admits only existing accounts")),
 
 		SAMLEnabled: Bool("saml_enabled", Security, Default("false"),
 			Describe("Offer sign-in through a SAML 2.0 identity provider (needs public_url and the custom_saml licence feature)")),
