@@ -120,9 +120,20 @@ type Service struct {
 
 	mu    sync.Mutex
 	known map[string]knownSession
+	// signed remembers tokens whose signature and claims were checked, so
+	// a client sending the same token again costs no parse and no HMAC.
+	// Only the expiry changes with time; a session's revocation is still
+	// checked through known.
+	signed map[string]signedToken
 	// epoch counts forgets: a session check that started before one must
 	// not cache what it read, which may predate a revocation.
 	epoch uint64
+}
+
+// signedToken is what checking a token's signature and claims gave.
+type signedToken struct {
+	sessionID string
+	expires   time.Time
 }
 
 // knownSession caches a session check so that most requests cost no query
@@ -156,7 +167,7 @@ func New(d *db.DB, signingKey []byte, o Options) *Service {
 	return &Service{db: d, key: signingKey, ttl: o.TokenTTL, cost: o.BcryptCost, now: o.Now,
 		parser: jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithIssuer("rookery"), jwt.WithExpirationRequired(),
 			jwt.WithTimeFunc(o.Now)),
-		known: map[string]knownSession{}}
+		known: map[string]knownSession{}, signed: map[string]signedToken{}}
 }
 
 // Sealer protects the signing key at rest; config.Sealer satisfies it.
@@ -297,13 +308,13 @@ func (s *Service) Issue(ctx context.Context, u User) (string, time.Time, error) 
 // may describe a session that has since been revoked, a user since
 // demoted or disabled.
 func (s *Service) Verify(ctx context.Context, token string) (Principal, error) {
-	var c claims
-	if _, err := s.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return s.key, nil }); err != nil {
-		return Principal{}, ErrUnauthorized
-	}
 	now := s.now()
+	sid, err := s.checkSigned(token, now)
+	if err != nil {
+		return Principal{}, err
+	}
 	s.mu.Lock()
-	k, ok := s.known[c.ID]
+	k, ok := s.known[sid]
 	s.mu.Unlock()
 	if ok && now.Sub(k.checked) < sessionRecheck {
 		s.cacheHits.Add(1)
@@ -319,12 +330,12 @@ func (s *Service) Verify(ctx context.Context, token string) (Principal, error) {
 	// A database that stops answering (a partition, a frozen server) must
 	// not hold every request until the driver gives up.
 	qctx, cancel := context.WithTimeout(ctx, sessionCheckTimeout)
-	err := s.db.QueryRowContext(qctx, s.db.Rebind(`SELECT s.user_id, u.email, u.role, u.disabled, s.expires_at, s.revoked
-		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`), c.ID).Scan(&p.UserID, &p.Email, &role, &disabled, &p.ExpiresAt, &revoked)
+	err = s.db.QueryRowContext(qctx, s.db.Rebind(`SELECT s.user_id, u.email, u.role, u.disabled, s.expires_at, s.revoked
+		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`), sid).Scan(&p.UserID, &p.Email, &role, &disabled, &p.ExpiresAt, &revoked)
 	cancel()
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		s.forgetSession(c.ID)
+		s.forgetSession(sid)
 		return Principal{}, ErrUnauthorized
 	case err != nil:
 		if ok && now.Sub(k.checked) < outageTrust && now.Before(k.p.ExpiresAt) {
@@ -332,12 +343,35 @@ func (s *Service) Verify(ctx context.Context, token string) (Principal, error) {
 		}
 		return Principal{}, fmt.Errorf("%w: check session: %v", ErrUnavailable, err)
 	case revoked || disabled || !now.Before(p.ExpiresAt):
-		s.forgetSession(c.ID)
+		s.forgetSession(sid)
 		return Principal{}, ErrUnauthorized
 	}
-	p.Role, p.SessionID = Role(role), c.ID
+	p.Role, p.SessionID = Role(role), sid
 	s.rememberSince(p, now, epoch)
 	return p, nil
+}
+
+// checkSigned returns the session id of a token signed with this
+// service's key, unexpired at now. A token checked once is remembered
+// until it expires: the same text cannot verify differently later.
+func (s *Service) checkSigned(token string, now time.Time) (string, error) {
+	s.mu.Lock()
+	t, ok := s.signed[token]
+	s.mu.Unlock()
+	if ok && now.Before(t.expires) {
+		return t.sessionID, nil
+	}
+	var c claims
+	if _, err := s.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return s.key, nil }); err != nil {
+		return "", ErrUnauthorized
+	}
+	s.mu.Lock()
+	if len(s.signed) > 10000 { // bound memory; entries are cheap to rebuild
+		clear(s.signed)
+	}
+	s.signed[token] = signedToken{sessionID: c.ID, expires: c.ExpiresAt.Time}
+	s.mu.Unlock()
+	return c.ID, nil
 }
 
 // SessionCacheCounts returns how many session checks the in-memory cache

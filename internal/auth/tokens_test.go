@@ -79,6 +79,25 @@ func TestTokens(t *testing.T) {
 				t.Cleanup(func() { clk.add(-time.Hour - time.Second) })
 				return tok
 			}},
+			{name: "expired after it was verified", token: func(t *testing.T) string {
+				tok, _ := issue(t)
+				if _, err := s.Verify(ctx, tok); err != nil { // remembered as checked
+					t.Fatal(err)
+				}
+				clk.add(time.Hour + time.Second)
+				t.Cleanup(func() { clk.add(-time.Hour - time.Second) })
+				return tok
+			}},
+			{name: "revoked after it was verified", token: func(t *testing.T) string {
+				tok, sid := issue(t)
+				if _, err := s.Verify(ctx, tok); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Revoke(ctx, sid); err != nil {
+					t.Fatal(err)
+				}
+				return tok
+			}},
 			{name: "revoked", token: func(t *testing.T) string {
 				tok, sid := issue(t)
 				if err := s.Revoke(ctx, sid); err != nil {
