@@ -3,6 +3,7 @@ package app
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -63,6 +64,14 @@ func TestAPIDocumentGuardsHold(t *testing.T) {
 				if op.Role != "" {
 					token = admin
 				}
+				if location, ok := ta.redirected(method, url, token); ok {
+					// A browser route (single sign-on) lands on the login
+					// page with a reason naming the feature instead.
+					if !strings.HasPrefix(location, "/login?sso_error=") || !strings.Contains(location, op.Feature) {
+						t.Errorf("%s on a community licence: sent to %q, want the login page naming %s", what, location, op.Feature)
+					}
+					continue
+				}
 				r := ta.call(method, url, token, nil)
 				body := r.JSON(t)
 				if r.Status != http.StatusForbidden || body["feature"] != op.Feature && body["code"] != "ai_features_disabled" {
@@ -75,4 +84,31 @@ func TestAPIDocumentGuardsHold(t *testing.T) {
 		t.Fatalf("only %d guards checked; the document lost its roles?", checked)
 	}
 	t.Logf("%d guards of the API document checked against the server", checked)
+}
+
+// redirected makes the request without following a redirect and returns
+// where it was sent, if it was.
+func (ta *testApp) redirected(method, path, token string) (string, bool) {
+	ta.t.Helper()
+	req, err := http.NewRequest(method, ta.URL+path, nil)
+	if err != nil {
+		ta.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if err != nil {
+		ta.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 300 || resp.StatusCode > 399 {
+		return "", false
+	}
+	loc, err := url.QueryUnescape(resp.Header.Get("Location"))
+	if err != nil {
+		ta.t.Fatalf("%s %s: location %q: %v", method, path, resp.Header.Get("Location"), err)
+	}
+	return loc, true
 }
