@@ -210,3 +210,14 @@ func TestConfigReadsDoNotAllocatePerKey(t *testing.T) {
 		t.Fatalf("allocations per read beyond the recorder's: list %.0f, get %.0f; want at most 4 with %d keys", list, get, keys)
 	}
 }
+
+// The cached answers carry their length, so they go out in one piece
+// rather than chunked.
+func TestConfigReadsCarryTheirLength(t *testing.T) {
+	s := configServer(t, dbtest.Fresh(t, db.SQLite))
+	for name, rec := range map[string]*httptest.ResponseRecorder{"list": s.callList(t), "one key": s.callGet(t, "smtp_port")} {
+		if got, want := rec.Header().Get("Content-Length"), strconv.Itoa(rec.Body.Len()); got != want || rec.Body.Len() == 0 {
+			t.Errorf("%s: Content-Length %q, body %s bytes", name, got, want)
+		}
+	}
+}

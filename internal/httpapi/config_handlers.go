@@ -197,6 +197,9 @@ func writeEncoded(w http.ResponseWriter, tag string, body []byte) {
 	h := w.Header()
 	h.Set("ETag", tag)
 	h.Set("Content-Type", "application/json; charset=utf-8")
+	// The length is known: the answer goes out in one piece rather than
+	// chunked (compress drops it when it gzips).
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 }
