@@ -123,7 +123,9 @@ export function SettingsPage() {
   // by the open editor (Editor); once the page is really gone, so are the
   // drafts. The listener is there for as long as the page, so a leave right
   // after the first keystroke cannot keep a draft the user chose to drop.
-  const dirty = draft !== null;
+  // Only the open editor's typing counts: a draft reported by an editor
+  // as it closed (after a save) has nothing left to lose.
+  const dirty = draft !== null && draft.key === editing;
   useEffect(() => {
     const gone = () => dropAllDrafts(user.id);
     window.addEventListener('pagehide', gone);
@@ -167,7 +169,7 @@ export function SettingsPage() {
       return;
     }
     const current = draftRef.current;
-    if (!current || current.key === key) {
+    if (!current || current.key === key || current.key !== editing) {
       if (editing) closeEditor(editing);
       setEditing(key);
       return;
